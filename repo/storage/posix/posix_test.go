@@ -1,0 +1,56 @@
+package posix_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pgkeep/pgkeep/repo/storage"
+	"github.com/pgkeep/pgkeep/repo/storage/posix"
+	"github.com/pgkeep/pgkeep/repo/storage/storagetest"
+)
+
+func open(t *testing.T, dir string) *posix.Posix {
+	t.Helper()
+	p, err := posix.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) (storage.Storage, storage.Storage) {
+		dir := t.TempDir()
+		return open(t, dir), open(t, dir)
+	})
+}
+
+func TestModesAndNoTempLeftovers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	p := open(t, dir)
+	if err := p.Put(context.Background(), "c/wal/a/b", bytes.NewReader([]byte("x")), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if fi.IsDir() {
+			want = 0o700 | os.ModeDir
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+		}
+		if !fi.IsDir() && filepath.Base(path) != "b" {
+			t.Errorf("leftover file %s", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
