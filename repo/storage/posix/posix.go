@@ -33,7 +33,8 @@ type Posix struct {
 	root string
 }
 
-// New opens (and creates, 0700) the repository root dir.
+// New opens the storage rooted at root. The directory is created (0700) by
+// the first Put, so reading a mistyped path finds nothing and creates nothing.
 func New(root string) (*Posix, error) {
 	if root == "" {
 		return nil, errors.New("posix storage: empty path")
@@ -41,9 +42,6 @@ func New(root string) (*Posix, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("posix storage %s: %w", root, err)
-	}
-	if err := os.MkdirAll(abs, dirMode); err != nil {
-		return nil, fmt.Errorf("posix storage: %w", translate(err))
 	}
 	return &Posix{root: abs}, nil
 }

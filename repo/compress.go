@@ -1,0 +1,98 @@
+package repo
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression identifies how an object's body is compressed. The id is
+// stored in every object's header, so objects of different compressions
+// coexist in one repository and the setting can change at any time.
+type Compression byte
+
+// Compression ids; never renumber: they are on disk.
+const (
+	CompressNone Compression = 0
+	CompressZstd Compression = 1
+	CompressS2   Compression = 2
+	CompressGzip Compression = 3
+)
+
+var compressionNames = map[string]Compression{
+	"none": CompressNone, "zstd": CompressZstd, "s2": CompressS2, "gzip": CompressGzip,
+}
+
+// ParseCompression maps a config name to its id.
+func ParseCompression(name string) (Compression, error) {
+	c, ok := compressionNames[name]
+	if !ok {
+		return 0, fmt.Errorf("unknown compression %q (want zstd, s2, gzip or none)", name)
+	}
+	return c, nil
+}
+
+func (c Compression) String() string {
+	for name, id := range compressionNames {
+		if id == c {
+			return name
+		}
+	}
+	return fmt.Sprintf("compression(%d)", byte(c))
+}
+
+// nopWriteCloser turns an io.Writer into an io.WriteCloser whose Close does nothing.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// newCompressor returns a writer compressing into w; Close flushes it
+// without closing w.
+func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
+	switch c {
+	case CompressNone:
+		return nopWriteCloser{w}, nil
+	case CompressZstd:
+		if level == 0 {
+			level = 3
+		}
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+	case CompressS2:
+		opts := []s2.WriterOption{s2.WriterConcurrency(2)}
+		switch level {
+		case 2:
+			opts = append(opts, s2.WriterBetterCompression())
+		case 3:
+			opts = append(opts, s2.WriterBestCompression())
+		}
+		return s2.NewWriter(w, opts...), nil
+	case CompressGzip:
+		if level == 0 {
+			level = 6
+		}
+		return gzip.NewWriterLevel(w, level)
+	}
+	return nil, fmt.Errorf("unknown compression id %d", c)
+}
+
+// newDecompressor returns a reader of the plain bytes compressed in r.
+func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
+	switch c {
+	case CompressNone:
+		return io.NopCloser(r), nil
+	case CompressZstd:
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case CompressS2:
+		return io.NopCloser(s2.NewReader(r)), nil
+	case CompressGzip:
+		return gzip.NewReader(r)
+	}
+	return nil, fmt.Errorf("unknown compression id %d", c)
+}

@@ -1,0 +1,78 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pgkeep/pgkeep/repo/storage"
+)
+
+// PutObject encodes plain and stores it under key. With ifAbsent an
+// existing object is left alone and the error wraps storage.ErrExists.
+func (r *Repo) PutObject(ctx context.Context, key string, plain []byte, ifAbsent bool) (Digest, int64, error) {
+	obj, d, err := r.codec.Encode(plain)
+	if err != nil {
+		return d, 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	err = r.store.Put(ctx, key, bytes.NewReader(obj), int64(len(obj)), storage.PutOptions{IfAbsent: ifAbsent})
+	return d, int64(len(obj)), err
+}
+
+// ReadObject decodes the object under key into w and verifies it. w has
+// received unverified bytes when the error is not nil: write to a temporary
+// place and publish only on success.
+func (r *Repo) ReadObject(ctx context.Context, key string, w io.Writer) (Digest, error) {
+	var d Digest
+	err := r.store.Get(ctx, key, 0, 0, func(rd io.Reader) error {
+		or, err := r.codec.NewReader(rd)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, or); err != nil {
+			return err
+		}
+		d = or.Digest()
+		return nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("read %s: %w", key, err)
+	}
+	return d, nil
+}
+
+// ObjectDigest reads only the trailer of the object under key: its plain
+// size and digest, as the writer recorded them (not verified here).
+func (r *Repo) ObjectDigest(ctx context.Context, key string) (int64, Digest, error) {
+	info, err := r.store.Stat(ctx, key)
+	if err != nil {
+		return 0, Digest{}, err
+	}
+	if info.Size < headerLen+trailerLen {
+		return 0, Digest{}, fmt.Errorf("%s: %w: %d bytes is too short", key, ErrCorrupt, info.Size)
+	}
+	var t []byte
+	err = r.store.Get(ctx, key, info.Size-trailerLen, trailerLen, func(rd io.Reader) error {
+		var err error
+		t, err = io.ReadAll(rd)
+		return err
+	})
+	if err != nil {
+		return 0, Digest{}, err
+	}
+	size, d, err := ParseTrailer(t)
+	if err != nil {
+		return 0, Digest{}, fmt.Errorf("%s: %w", key, err)
+	}
+	return size, d, nil
+}
+
+// VerifyObject reads and verifies the whole object under key.
+func (r *Repo) VerifyObject(ctx context.Context, key string) (Digest, error) {
+	return r.ReadObject(ctx, key, io.Discard)
+}
+
+// IsCorrupt reports whether err says an object's bytes are damaged.
+func IsCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
