@@ -1,0 +1,32 @@
+# pgkeep: `make demo` runs the main job on a throwaway local server, `make test`
+# runs every test. Both install what is missing first (scripts/install-deps.sh).
+
+GO      ?= go
+BIN     := bin/pgkeep
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: build deps test demo vet bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pgkeep
+
+deps:
+	@scripts/install-deps.sh
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -count=1 -timeout 25m ./...
+
+demo: deps build
+	@scripts/demo.sh $(BIN)
+
+bench: deps build
+	@scripts/install-deps.sh --bench
+	test/bench/archive_push.sh
+
+clean:
+	rm -rf bin

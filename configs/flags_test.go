@@ -1,0 +1,122 @@
+package configs
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// parseFlags binds every key on a new flag set and parses args.
+func parseFlags(t *testing.T, args ...string) *Flags {
+	t.Helper()
+	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
+	f := Bind(fs, AllKeys()...)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestFlagNames(t *testing.T) {
+	// The command line of DESIGN.md.
+	want := []string{
+		"cluster", "log-level", "output",
+		"repo-type", "repo-path", "repo-compress-type", "repo-compress-level",
+		"repo-cipher-pass-file", "repo-server",
+		"repo-azure-account", "repo-azure-container", "repo-azure-endpoint",
+		"repo-azure-key-file", "repo-azure-sas-file", "repo-azure-connection-string-file",
+		"pgdata", "pg-host", "pg-port", "pg-user", "pg-database", "pg-bin",
+		"etcd-endpoints", "etcd-namespace", "archive-timeout",
+	}
+	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
+	Bind(fs, AllKeys()...)
+	var got []string
+	fs.VisitAll(func(f *pflag.Flag) { got = append(got, f.Name) })
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("flags\n got: %v\nwant: %v", got, want)
+	}
+}
+
+func TestFlagValues(t *testing.T) {
+	f := parseFlags(t,
+		"--cluster=c1", "--pgdata", "/pg/data", "--pg-port", "6000",
+		"--etcd-endpoints", "http://a:2379,http://b:2379", "--etcd-endpoints=http://c:2379",
+		"--archive-timeout", "90s", "--repo-compress-type", "none", "--repo-path", "/srv/flag")
+	c := mustLoad(t, Options{Env: baseEnv(), Flags: f})
+	want := Defaults()
+	want.Cluster = "c1"
+	want.PG.Data, want.PG.Port = "/pg/data", 6000
+	want.Etcd.Endpoints = []string{"http://a:2379", "http://b:2379", "http://c:2379"}
+	want.Archive.Timeout = 90 * time.Second
+	want.Repo.CompressType, want.Repo.Path = "none", "/srv/flag"
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args      []string
+		want, key string
+	}{
+		{[]string{"--pg-port", "x"}, `flag --pg-port: pg.port: want an integer, got "x"`, "pg.port"},
+		{[]string{"--archive-timeout=soon"}, `flag --archive-timeout: archive.timeout: want a duration such as 60s or 5m, got "soon"`, "archive.timeout"},
+		{[]string{"--repo-type", "s3"}, `repo.type: "s3" is not one of posix, azure, server`, "repo.type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			_, err := Load(Options{Env: baseEnv(), Flags: parseFlags(t, tt.args...)})
+			wantError(t, err, tt.want, tt.key)
+		})
+	}
+}
+
+func TestFlagsOnlyChangedOverride(t *testing.T) {
+	c := mustLoad(t, Options{Env: baseEnv("PGKEEP_PG_PORT=7000", "PGKEEP_LOG_LEVEL=warn"), Flags: parseFlags(t)})
+	if c.PG.Port != 7000 || c.LogLevel != "warn" {
+		t.Errorf("unset flags overrode the environment: pg.port %d, log-level %s", c.PG.Port, c.LogLevel)
+	}
+	// A flag given with the default value still wins.
+	c = mustLoad(t, Options{Env: baseEnv("PGKEEP_PG_PORT=7000"), Flags: parseFlags(t, "--pg-port=5432")})
+	if c.PG.Port != 5432 {
+		t.Errorf("--pg-port=5432 did not override PGKEEP_PG_PORT=7000: pg.port %d", c.PG.Port)
+	}
+}
+
+func TestFlagHelp(t *testing.T) {
+	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
+	Bind(fs, "repo.type", "pg.port", "archive.timeout", "etcd.endpoints")
+	var b bytes.Buffer
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	for _, want := range []string{
+		`--repo-type string`, `(default "posix")`,
+		`--pg-port int`, `(default 5432)`,
+		`--archive-timeout duration`, `(default 1m0s)`,
+		`--etcd-endpoints strings`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestBindPanics(t *testing.T) {
+	for _, key := range []string{"repo.cipher-pass", "repo.azure.key", "repo", "nope"} {
+		t.Run(key, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Bind(%q) did not panic", key)
+				}
+			}()
+			Bind(pflag.NewFlagSet("x", pflag.ContinueOnError), key)
+		})
+	}
+}

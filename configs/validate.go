@@ -1,0 +1,171 @@
+package configs
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+var (
+	clusterName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	azureAccount   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+	azureContainer = regexp.MustCompile(`^[a-z0-9](-?[a-z0-9])+$`)
+)
+
+// Validate checks every setting and the combinations between them, and returns the first
+// problem as a *Error naming the key. Settings only some commands need are checked by the
+// Require methods.
+func (c *Config) Validate() error {
+	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RequireCluster returns an error if no cluster name is set.
+func (c *Config) RequireCluster() error {
+	if c.Cluster == "" {
+		return missing("cluster")
+	}
+	return nil
+}
+
+// missing reports a setting a command needs and nobody gave, saying how to give it.
+func missing(key string) error {
+	return invalid(key, "required (--%s, %s or %s: in the config file)", flagName(key), envName(key), key)
+}
+
+func (c *Config) validateTop() error {
+	if c.Cluster != "" && !clusterName.MatchString(c.Cluster) {
+		return invalid("cluster", "%q is not a valid cluster name "+
+			"(up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit)", c.Cluster)
+	}
+	if err := oneOf("log-level", c.LogLevel, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	return oneOf("output", c.Output, "text", "json")
+}
+
+func (r *Repo) validate() error {
+	if err := oneOf("repo.type", r.Type, RepoPosix, RepoAzure, RepoServer); err != nil {
+		return err
+	}
+	if err := r.validateCompression(); err != nil {
+		return err
+	}
+	switch r.Type {
+	case RepoPosix:
+		if r.Path == "" {
+			return invalid("repo.path", "required for repo.type posix")
+		}
+	case RepoServer:
+		if r.Server == "" {
+			return invalid("repo.server", "required for repo.type server")
+		}
+		return checkURL("repo.server", r.Server)
+	case RepoAzure:
+		return r.Azure.validate()
+	}
+	return nil
+}
+
+func (r *Repo) validateCompression() error {
+	if err := oneOf("repo.compress-type", r.CompressType, CompressZstd, CompressS2, CompressGzip, CompressNone); err != nil {
+		return err
+	}
+	if r.CompressType == CompressNone {
+		if r.CompressLevel != 0 {
+			return invalid("repo.compress-level", "must be 0 or unset for repo.compress-type none, got %d", r.CompressLevel)
+		}
+		return nil
+	}
+	lr := compressLevels[r.CompressType]
+	if r.CompressLevel != 0 && (r.CompressLevel < lr.min || r.CompressLevel > lr.max) {
+		return invalid("repo.compress-level", "%d out of range %d-%d for %s", r.CompressLevel, lr.min, lr.max, r.CompressType)
+	}
+	return nil
+}
+
+func (a *Azure) validate() error {
+	switch {
+	case a.Account == "":
+		return invalid("repo.azure.account", "required for repo.type azure")
+	case !azureAccount.MatchString(a.Account):
+		return invalid("repo.azure.account", "%q is not a valid storage account name (3-24 lowercase letters and digits)", a.Account)
+	case a.Container == "":
+		return invalid("repo.azure.container", "required for repo.type azure")
+	case len(a.Container) < 3 || len(a.Container) > 63 || !azureContainer.MatchString(a.Container):
+		return invalid("repo.azure.container", "%q is not a valid container name "+
+			"(3-63 lowercase letters, digits and single '-', starting and ending with a letter or digit)", a.Container)
+	}
+	if a.Endpoint != "" {
+		if err := checkURL("repo.azure.endpoint", a.Endpoint); err != nil {
+			return err
+		}
+	}
+	var given []string
+	for _, s := range []struct {
+		name string
+		v    Secret
+	}{{"key", a.Key}, {"sas", a.SAS}, {"connection-string", a.ConnectionString}} {
+		if s.v != "" {
+			given = append(given, s.name)
+		}
+	}
+	if len(given) > 1 {
+		return invalid("repo.azure", "more than one credential given (%s); give one of key, sas or connection-string",
+			strings.Join(given, ", "))
+	}
+	return nil
+}
+
+func (p *PG) validate() error {
+	if p.Port < 1 || p.Port > 65535 {
+		return invalid("pg.port", "%d out of range 1-65535", p.Port)
+	}
+	return nil
+}
+
+func (e *Etcd) validate() error {
+	for _, ep := range e.Endpoints {
+		if strings.Contains(ep, "://") {
+			if err := checkURL("etcd.endpoints", ep); err != nil {
+				return err
+			}
+		} else if _, _, err := net.SplitHostPort(ep); err != nil {
+			return invalid("etcd.endpoints", "%q is neither an http(s) URL nor host:port", ep)
+		}
+	}
+	if !strings.HasPrefix(e.Namespace, "/") {
+		return invalid("etcd.namespace", "%q must start with '/'", e.Namespace)
+	}
+	return nil
+}
+
+func (a *Archive) validate() error {
+	if a.Timeout <= 0 {
+		return invalid("archive.timeout", "must be positive, got %s", a.Timeout)
+	}
+	return nil
+}
+
+// oneOf checks that the setting key has one of the allowed values.
+func oneOf(key, v string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return invalid(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// checkURL checks that the setting key is an http or https URL with a host.
+func checkURL(key, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid(key, "%q is not an http(s) URL", s)
+	}
+	return nil
+}
