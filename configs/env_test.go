@@ -121,7 +121,7 @@ func TestEnvNames(t *testing.T) {
 
 // PGKEEP_TEST_* belongs to the test harness: pgkeep run by a test sees it and must not fail.
 func TestEnvTestPrefixIgnored(t *testing.T) {
-	c := mustLoad(t, Options{Env: []string{"PGKEEP_TEST_PGBIN=/x", "PGKEEP_TEST_AZURITE=/y", "PGKEEP_CLUSTER=c1"}})
+	c := mustLoad(t, Options{Env: []string{"PGKEEP_TEST_PGBIN=/x", "PGKEEP_TEST_AZURITE=/y", "PGKEEP_CLUSTER=c1", "PGKEEP_REPO_PATH=/r"}})
 	if c.Cluster != "c1" {
 		t.Fatalf("cluster = %q", c.Cluster)
 	}
