@@ -1,13 +1,10 @@
 package azure_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -82,48 +79,6 @@ func TestLocation(t *testing.T) {
 	want := "azure:devstoreaccount1/" + cfg.Container + "/pg/main"
 	if got := open(t, cfg).Location(); got != want {
 		t.Fatalf("Location() = %q, want %q", got, want)
-	}
-}
-
-// TestIfAbsentRaceBlocks races IfAbsent puts of multi-block objects: staging
-// writers lose their blocks to the winner's commit and must see ErrExists.
-func TestIfAbsentRaceBlocks(t *testing.T) {
-	az := azurite.Start(t)
-	cfg := keyConfig(t, az)
-	cfg.BlockSize = 256 << 10
-	a := open(t, cfg)
-	var wins, exists atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			data := bytes.Repeat([]byte{byte(i)}, 1<<20+i)
-			size := int64(len(data))
-			if i%2 == 1 {
-				size = -1
-			}
-			err := a.Put(context.Background(), "race/big", bytes.NewReader(data), size, storage.PutOptions{IfAbsent: true})
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case errors.Is(err, storage.ErrExists):
-				exists.Add(1)
-			default:
-				t.Errorf("racing put %d: %v", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 || exists.Load() != 5 {
-		t.Fatalf("%d wins, %d ErrExists; want 1 and 5", wins.Load(), exists.Load())
-	}
-	got, err := storage.ReadAll(context.Background(), a, "race/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) < 1<<20 || !bytes.Equal(got, bytes.Repeat(got[:1], len(got))) || len(got) != 1<<20+int(got[0]) {
-		t.Fatal("the race left a mixed object")
 	}
 }
 
