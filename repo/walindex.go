@@ -1,0 +1,208 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo/storage"
+)
+
+// WALObject is one archived WAL file.
+type WALObject struct {
+	Key     string
+	Name    pg.WALName
+	Size    int64 // stored bytes
+	ModTime time.Time
+}
+
+// WALIndex is what a cluster's archive holds, for recovery planning.
+type WALIndex struct {
+	SegSize   int64
+	Segments  map[uint32]map[uint64]WALObject // timeline -> segment number -> object
+	Partials  map[uint32]map[uint64]WALObject
+	Histories map[uint32][]HistoryEntry // timeline -> its history file, parsed
+	Other     []WALObject               // .backup files and anything else
+}
+
+// HistoryEntry is one line of a timeline history file: timeline Parent
+// ended at Switch, where its child began.
+type HistoryEntry struct {
+	Parent uint32
+	Switch pg.LSN
+}
+
+// ParseHistory parses a timeline history file ("1\t0/5000000\treason").
+func ParseHistory(data []byte) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("history line %q: want timeline and LSN", line)
+		}
+		tli, err := strconv.ParseUint(f[0], 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("history line %q: %w", line, err)
+		}
+		lsn, err := pg.ParseLSN(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("history line %q: %w", line, err)
+		}
+		out = append(out, HistoryEntry{Parent: uint32(tli), Switch: lsn})
+	}
+	return out, sc.Err()
+}
+
+// IndexWAL lists cluster c's archive and reads its history files.
+func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) {
+	idx := &WALIndex{
+		SegSize:   c.WALSegmentSize,
+		Segments:  map[uint32]map[uint64]WALObject{},
+		Partials:  map[uint32]map[uint64]WALObject{},
+		Histories: map[uint32][]HistoryEntry{},
+	}
+	var histories []WALObject
+	err := r.store.List(ctx, WALPrefix(c.Name), func(info storage.ObjectInfo) error {
+		w, err := pg.ParseWALName(WALNameOfKey(info.Key))
+		if err != nil {
+			return nil // strays are verify's business
+		}
+		o := WALObject{Key: info.Key, Name: w, Size: info.Size, ModTime: info.ModTime}
+		switch w.Kind {
+		case pg.KindSegment:
+			addSeg(idx.Segments, o, c.WALSegmentSize)
+		case pg.KindPartial:
+			addSeg(idx.Partials, o, c.WALSegmentSize)
+		case pg.KindHistory:
+			histories = append(histories, o)
+		default:
+			idx.Other = append(idx.Other, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list WAL of %s: %w", c.Name, err)
+	}
+	for _, h := range histories {
+		var buf bytes.Buffer
+		if _, err := r.ReadObject(ctx, h.Key, &buf); err != nil {
+			return nil, err
+		}
+		entries, err := ParseHistory(buf.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name.Name, err)
+		}
+		idx.Histories[h.Name.Timeline] = entries
+	}
+	return idx, nil
+}
+
+func addSeg(m map[uint32]map[uint64]WALObject, o WALObject, segSize int64) {
+	if m[o.Name.Timeline] == nil {
+		m[o.Name.Timeline] = map[uint64]WALObject{}
+	}
+	m[o.Name.Timeline][o.Name.SegNo(segSize)] = o
+}
+
+// ErrNoTimelinePath: the target timeline does not descend from the backup's.
+var ErrNoTimelinePath = errors.New("timeline does not descend from the backup's timeline")
+
+// span is a stretch of a timeline on the way to a target timeline.
+type span struct {
+	tli        uint32
+	begin, end pg.LSN // end 0: open
+}
+
+// path returns the timelines recovery goes through from timeline from at
+// LSN start to timeline to, per to's history file.
+func (idx *WALIndex) path(from uint32, start pg.LSN, to uint32) ([]span, error) {
+	if from == to {
+		return []span{{tli: to, begin: start}}, nil
+	}
+	hist, ok := idx.Histories[to]
+	if !ok {
+		return nil, fmt.Errorf("%w: no history file for timeline %d in the archive", ErrNoTimelinePath, to)
+	}
+	var spans []span
+	begin := pg.LSN(0)
+	found := false
+	for _, h := range hist {
+		if h.Parent == from {
+			found = true
+		}
+		if found {
+			spans = append(spans, span{tli: h.Parent, begin: max(begin, start), end: h.Switch})
+		}
+		begin = h.Switch
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: timeline %d's history does not include timeline %d", ErrNoTimelinePath, to, from)
+	}
+	if spans[0].end <= start {
+		return nil, fmt.Errorf("%w: timeline %d left timeline %d at %s, before the backup's %s",
+			ErrNoTimelinePath, to, from, spans[0].end, start)
+	}
+	return append(spans, span{tli: to, begin: begin}), nil
+}
+
+// LatestTimeline is the highest timeline that has segments or a history file.
+func (idx *WALIndex) LatestTimeline() uint32 {
+	var latest uint32
+	for t := range idx.Segments {
+		latest = max(latest, t)
+	}
+	for t := range idx.Histories {
+		latest = max(latest, t)
+	}
+	return latest
+}
+
+// Reach follows the archive from startLSN on timeline from towards timeline
+// to and returns where contiguous WAL ends: the LSN after the last archived
+// segment and that segment's archive time (an upper bound of the commit
+// times it holds). Segments are looked up the way recovery does: the
+// newest timeline of the path that has begun by the end of the segment.
+func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, endTime time.Time, err error) {
+	spans, err := idx.path(from, start, to)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	seg := uint64(start) / uint64(idx.SegSize)
+	end = start
+	for {
+		segEnd := pg.LSN((seg + 1) * uint64(idx.SegSize))
+		o, ok := idx.lookup(spans, seg, segEnd)
+		if !ok {
+			return end, endTime, nil
+		}
+		end, endTime = segEnd, o.ModTime
+		seg++
+	}
+}
+
+// lookup finds segment seg on the newest timeline of spans that began
+// before segEnd and had not ended before the segment's start.
+func (idx *WALIndex) lookup(spans []span, seg uint64, segEnd pg.LSN) (WALObject, bool) {
+	segStart := pg.LSN(seg * uint64(idx.SegSize))
+	for i := len(spans) - 1; i >= 0; i-- {
+		s := spans[i]
+		if s.begin >= segEnd && i > 0 || s.end != 0 && s.end <= segStart {
+			continue
+		}
+		if o, ok := idx.Segments[s.tli][seg]; ok {
+			return o, true
+		}
+	}
+	return WALObject{}, false
+}

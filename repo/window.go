@@ -1,0 +1,74 @@
+package repo
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+// BackupWindow is the stretch of history a backup can be recovered to:
+// from its own consistency point (the end of the backup) to the end of the
+// contiguous archived WAL after it, along the path to Timeline.
+type BackupWindow struct {
+	Label     string    `json:"label"`
+	Timeline  uint32    `json:"timeline"` // the timeline recovery ends on
+	StartLSN  pg.LSN    `json:"-"`
+	StartTime time.Time `json:"start-time"`
+	EndLSN    pg.LSN    `json:"-"`
+	EndTime   time.Time `json:"end-time"`
+	// Restorable: the WAL from the backup's start to its stop is archived.
+	Restorable bool `json:"restorable"`
+	// Problem says why the backup is not restorable or cannot reach Timeline.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Window computes how far backup m can be recovered towards timeline to (0:
+// the latest timeline in the archive, as recovery_target_timeline=latest).
+func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
+	if to == 0 {
+		to = max(idx.LatestTimeline(), m.Timeline)
+	}
+	w := BackupWindow{Label: m.Label, Timeline: to, StartTime: m.StopTime}
+	start, err1 := pg.ParseLSN(m.StartLSN)
+	stop, err2 := pg.ParseLSN(m.StopLSN)
+	if err1 != nil || err2 != nil {
+		w.Problem = fmt.Sprintf("manifest has bad LSNs %q/%q", m.StartLSN, m.StopLSN)
+		return w
+	}
+	w.StartLSN = stop
+	end, endTime, err := idx.Reach(m.Timeline, start, to)
+	if err != nil {
+		w.Problem = err.Error()
+		return w
+	}
+	w.EndLSN, w.EndTime = end, endTime
+	if end < stop {
+		missing := pg.SegmentOf(m.Timeline, end, idx.SegSize)
+		w.Problem = fmt.Sprintf("WAL segment %s, needed to make the backup consistent (up to %s), is not archived", missing, stop)
+		return w
+	}
+	w.Restorable = true
+	return w
+}
+
+// Contains reports whether recovery from this backup can reach a target
+// time (zero: no time given) and LSN (zero: no LSN given).
+func (w BackupWindow) Contains(t time.Time, lsn pg.LSN) bool {
+	if !w.Restorable {
+		return false
+	}
+	if !t.IsZero() && (t.Before(w.StartTime) || t.After(w.EndTime)) {
+		return false
+	}
+	if lsn != 0 && (lsn < w.StartLSN || lsn > w.EndLSN) {
+		return false
+	}
+	return true
+}
+
+// String renders the window for messages.
+func (w BackupWindow) String() string {
+	return fmt.Sprintf("%s: %s (%s) to %s (%s) on timeline %d", w.Label,
+		w.StartTime.Format(time.RFC3339), w.StartLSN, w.EndTime.Format(time.RFC3339), w.EndLSN, w.Timeline)
+}
