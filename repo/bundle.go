@@ -13,6 +13,7 @@ import (
 // visible, and Abort leaves nothing behind.
 type BundleWriter struct {
 	r      *Repo
+	codec  *Codec
 	label  string
 	n      int
 	pw     *io.PipeWriter
@@ -24,7 +25,8 @@ type BundleWriter struct {
 // NewBundleWriter starts bundle n of backup label of cluster.
 func (r *Repo) NewBundleWriter(ctx context.Context, cluster, label string, n int) *BundleWriter {
 	pr, pw := io.Pipe()
-	b := &BundleWriter{r: r, label: label, n: n, pw: pw, done: make(chan error, 1)}
+	// Bundles are written by parallel workers: one goroutine per object.
+	b := &BundleWriter{r: r, codec: r.codec.WithConcurrency(1), label: label, n: n, pw: pw, done: make(chan error, 1)}
 	key := BundleKey(cluster, label, n)
 	go func() {
 		err := r.store.Put(ctx, key, pr, -1, storage.PutOptions{})
@@ -37,7 +39,7 @@ func (r *Repo) NewBundleWriter(ctx context.Context, cluster, label string, n int
 // Add encodes plain as one part, appends it and returns its Part with
 // everything but Offset filled in.
 func (b *BundleWriter) Add(plain []byte) (Part, error) {
-	obj, d, err := b.r.codec.Encode(plain)
+	obj, d, err := b.codec.Encode(plain)
 	if err != nil {
 		return Part{}, err
 	}

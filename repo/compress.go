@@ -3,6 +3,7 @@ package repo
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
@@ -51,7 +52,7 @@ func (nopWriteCloser) Close() error { return nil }
 
 // newCompressor returns a writer compressing into w; Close flushes it
 // without closing w.
-func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
+func newCompressor(w io.Writer, c Compression, level, concurrency int) (io.WriteCloser, error) {
 	switch c {
 	case CompressNone:
 		return nopWriteCloser{w}, nil
@@ -59,9 +60,12 @@ func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error
 		if level == 0 {
 			level = 3
 		}
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+		return getZstd(w, level, concurrency)
 	case CompressS2:
-		opts := []s2.WriterOption{s2.WriterConcurrency(2)}
+		var opts []s2.WriterOption
+		if concurrency > 0 {
+			opts = append(opts, s2.WriterConcurrency(concurrency))
+		}
 		switch level {
 		case 2:
 			opts = append(opts, s2.WriterBetterCompression())
@@ -95,4 +99,42 @@ func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 		return gzip.NewReader(r)
 	}
 	return nil, fmt.Errorf("unknown compression id %d", c)
+}
+
+// zstd encoders are costly to build (large tables): keep them in pools per
+// level and concurrency, so that many small objects do not each pay for one.
+type zstdKey struct{ level, concurrency int }
+
+var zstdPools sync.Map // zstdKey -> *sync.Pool of *zstd.Encoder
+
+type pooledZstd struct {
+	*zstd.Encoder
+	pool *sync.Pool
+}
+
+// Close ends the frame and returns the encoder to its pool.
+func (p *pooledZstd) Close() error {
+	err := p.Encoder.Close()
+	p.Encoder.Reset(nil)
+	p.pool.Put(p.Encoder)
+	return err
+}
+
+func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
+	key := zstdKey{level, concurrency}
+	pi, _ := zstdPools.LoadOrStore(key, &sync.Pool{})
+	pool := pi.(*sync.Pool)
+	if enc, ok := pool.Get().(*zstd.Encoder); ok {
+		enc.Reset(w)
+		return &pooledZstd{enc, pool}, nil
+	}
+	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level))}
+	if concurrency > 0 {
+		opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
+	}
+	enc, err := zstd.NewWriter(w, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &pooledZstd{enc, pool}, nil
 }

@@ -50,7 +50,19 @@ func (d Digest) String() string { return hex.EncodeToString(d[:]) }
 type Codec struct {
 	Compression Compression
 	Level       int
+	// Concurrency is the number of goroutines compressing one object; 0
+	// lets the compressor choose (all cores). Callers that already encode
+	// many objects in parallel set 1.
+	Concurrency int
 	keys        *keys // nil: not encrypted
+}
+
+// WithConcurrency returns a copy of the codec compressing each object
+// with n goroutines.
+func (c *Codec) WithConcurrency(n int) *Codec {
+	cp := *c
+	cp.Concurrency = n
+	return &cp
 }
 
 // Encrypted reports whether the codec encrypts.
@@ -106,7 +118,7 @@ func (c *Codec) NewWriter(w io.Writer) (*ObjectWriter, error) {
 	if _, err := w.Write(hdr); err != nil {
 		return nil, err
 	}
-	comp, err := newCompressor(body, c.Compression, c.Level)
+	comp, err := newCompressor(body, c.Compression, c.Level, c.Concurrency)
 	if err != nil {
 		return nil, err
 	}
