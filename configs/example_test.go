@@ -26,6 +26,7 @@ func TestExampleLoads(t *testing.T) {
 	want.PG.Host = "/var/run/postgresql"
 	want.Etcd.Endpoints = []string{"http://127.0.0.1:2379"}
 	want.Archive.Timeout = 60 * time.Second
+	want.Backup.ConfigFiles = []string{}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example loads as\n%+v\nwant\n%+v", c, want)
 	}

@@ -31,7 +31,7 @@ func TestFlagNames(t *testing.T) {
 		"repo-azure-account", "repo-azure-container", "repo-azure-endpoint",
 		"repo-azure-key-file", "repo-azure-sas-file", "repo-azure-connection-string-file",
 		"pgdata", "pg-host", "pg-port", "pg-user", "pg-database", "pg-bin",
-		"etcd-endpoints", "etcd-namespace", "archive-timeout",
+		"etcd-endpoints", "etcd-namespace", "archive-timeout", "backup-config-files", "backup-standby", "backup-workers",
 	}
 	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
 	Bind(fs, AllKeys()...)

@@ -22,6 +22,7 @@ type Config struct {
 	PG       PG      `yaml:"pg"`
 	Etcd     Etcd    `yaml:"etcd"`
 	Archive  Archive `yaml:"archive"`
+	Backup   Backup  `yaml:"backup"`
 }
 
 // Repo selects and configures the repository that holds backups and WAL.
@@ -75,6 +76,16 @@ type Etcd struct {
 type Archive struct {
 	// Timeout is how long check and backup wait for a WAL segment to arrive in the repository.
 	Timeout time.Duration `yaml:"timeout" usage:"how long check and backup wait for WAL to arrive"`
+}
+
+// Backup configures base backups.
+type Backup struct {
+	// Standby takes backups from a healthy streaming replica instead of the leader.
+	Standby bool `yaml:"standby" usage:"take the backup from a healthy streaming replica instead of the leader"`
+	// ConfigFiles are files outside PGDATA (e.g. Debian's /etc/postgresql/15/main/*.conf) stored with each backup.
+	ConfigFiles []string `yaml:"config-files" usage:"files outside PGDATA to store with each backup (absolute paths on the database host)"`
+	// Workers is the number of parallel hash/compress/upload workers; 0 means one per core.
+	Workers int `yaml:"workers" usage:"parallel workers for backup and restore (0: one per core)"`
 }
 
 // Values of Repo.Type.

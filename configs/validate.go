@@ -18,7 +18,7 @@ var (
 // problem as a *Error naming the key. Settings only some commands need are checked by the
 // Require methods.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate} {
+	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate, c.Backup.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -166,6 +166,18 @@ func checkURL(key, s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalid(key, "%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+func (b *Backup) validate() error {
+	if b.Workers < 0 {
+		return invalid("backup.workers", "%d is negative", b.Workers)
+	}
+	for _, f := range b.ConfigFiles {
+		if !strings.HasPrefix(f, "/") {
+			return invalid("backup.config-files", "%q is not an absolute path", f)
+		}
 	}
 	return nil
 }

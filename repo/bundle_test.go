@@ -49,3 +49,29 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Fatalf("aborted bundle: %v", err)
 	}
 }
+
+func TestManifestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	r, err := Init(ctx, Options{Storage: memory.New(), CipherPass: []byte("x"), Compression: CompressZstd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manifest{Label: "20261122-101500F", Type: BackupFull, Cluster: "c", SystemID: 1 << 62,
+		Files: []File{{Path: "base/1/1", Size: 3, Parts: []Part{{Size: 3, Digest: r.Codec().Digest([]byte("abc")), Label: "20261122-101500F", Bundle: 1}}}}}
+	if err := r.WriteManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ReadManifest(ctx, "c", m.Label)
+	if err != nil || got.Files[0].Parts[0].Digest != m.Files[0].Parts[0].Digest || got.SystemID != m.SystemID {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if err := r.WriteManifest(ctx, m); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("second manifest under one label: %v", err)
+	}
+	if labels, err := r.Backups(ctx, "c"); err != nil || len(labels) != 1 {
+		t.Fatalf("backups: %v %v", labels, err)
+	}
+	if _, err := r.ReadManifest(ctx, "c", "20261122-101501F"); !errors.Is(err, ErrNoBackup) {
+		t.Fatalf("unknown label: %v", err)
+	}
+}

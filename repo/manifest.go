@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,11 +105,12 @@ func (d *Digest) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	if len(s) != 2*len(d) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(d) {
 		return fmt.Errorf("digest %q: want %d hex digits", s, 2*len(d))
 	}
-	_, err := fmt.Sscanf(s, "%x", d[:])
-	return err
+	copy(d[:], b)
+	return nil
 }
 
 // BackupPrefix is where a cluster's backups live.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgkeep/pgkeep/configs"
+)
+
+// globals are the options every command shares.
+type globals struct {
+	configFile string
+	flags      *configs.Flags
+}
+
+// load reads the configuration (defaults < file < env < flags) and sets up
+// the default logger from it.
+func (g *globals) load() (*configs.Config, error) {
+	cfg, err := configs.Load(configs.Options{File: g.configFile, Flags: g.flags})
+	if err != nil {
+		return nil, err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("log-level: %w", err)}
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	return cfg, nil
+}
+
+// loadCluster is load for commands that work on one cluster.
+func (g *globals) loadCluster() (*configs.Config, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.RequireCluster(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "pgkeep",
+		Short: "Keep PostgreSQL clusters alive and recoverable",
+		Long: `pgkeep archives WAL, takes and restores backups, and (soon) runs failover for
+PostgreSQL clusters, from one binary. Settings come from --config FILE, PGKEEP_*
+environment variables and flags, in increasing precedence.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configFile, "config", os.Getenv("PGKEEP_CONFIG"), "configuration file (YAML); env PGKEEP_CONFIG")
+	g.flags = configs.Bind(root.PersistentFlags(), configs.AllKeys()...)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newVersionCommand(),
+		newCreateCommand(g),
+		newArchivePushCommand(g),
+		newArchiveGetCommand(g),
+		newCheckCommand(g),
+		newInfoCommand(g),
+		newBackupCommand(g),
+	)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs returning a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}
