@@ -78,7 +78,11 @@ func Run(ctx context.Context, o Options) (*repo.Manifest, error) {
 	if o.Source.Info.Major() < 15 {
 		return nil, fmt.Errorf("backups from PostgreSQL %d are not supported yet (15 or later)", o.Source.Info.Major())
 	}
-	// LOCK-TODO
+	lock, err := o.Repo.Lock(ctx, o.Cluster.Name, "backup", o.LockTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
 	if err := removeLeftovers(ctx, o.Repo, o.Cluster.Name, o.Log); err != nil {
 		return nil, err
 	}
@@ -86,7 +90,7 @@ func Run(ctx context.Context, o Options) (*repo.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{o: o, parent: newParentIndex(parent)}
+	b := &backup{o: o, parent: newParentIndex(parent), lock: lock}
 	return b.run(ctx, parent)
 }
 
@@ -96,6 +100,7 @@ type backup struct {
 	parent   parentIndex
 	m        *repo.Manifest
 	estimate int64 // expected bytes, for the progress line
+	lock     *repo.Lock
 }
 
 func (b *backup) run(ctx context.Context, parent *repo.Manifest) (*repo.Manifest, error) {
@@ -133,6 +138,9 @@ func (b *backup) run(ctx context.Context, parent *repo.Manifest) (*repo.Manifest
 	}
 	if err := waitForWAL(ctx, b.o.Repo, b.m, b.o.WALTimeout); err != nil {
 		return nil, err
+	}
+	if err := b.lock.Err(); err != nil {
+		return nil, fmt.Errorf("backup %s not kept: %w", b.m.Label, err)
 	}
 	if err := b.o.Repo.WriteManifest(ctx, b.m); err != nil {
 		return nil, err
