@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/walarchive"
+)
+
+// clusterReport is one cluster in `info`.
+type clusterReport struct {
+	Name           string             `json:"name"`
+	SystemID       uint64             `json:"system-id,string"`
+	PGVersion      int                `json:"pg-version"`
+	WALSegmentSize int64              `json:"wal-segment-size"`
+	WAL            walarchive.Summary `json:"wal"`
+	Backups        []backupReport     `json:"backups"`
+	BackupBytes    int64              `json:"backup-bytes"` // stored bytes of all backups
+	// RecoveryWindows: per timeline, from the end of the oldest backup that
+	// can recover onto it to the furthest archived WAL a backup reaches.
+	RecoveryWindows []timelineWindow `json:"recovery-windows"`
+	Problem         string           `json:"problem,omitempty"` // why windows are missing
+}
+
+// backupReport is one backup in `info`.
+type backupReport struct {
+	Label      string        `json:"label"`
+	Type       string        `json:"type,omitempty"`
+	Parent     string        `json:"parent,omitempty"`
+	Chain      []string      `json:"chain,omitempty"`
+	Timeline   uint32        `json:"timeline,omitempty"`
+	StartTime  time.Time     `json:"start-time,omitzero"`
+	StopTime   time.Time     `json:"stop-time,omitzero"`
+	StartLSN   string        `json:"start-lsn,omitempty"`
+	StopLSN    string        `json:"stop-lsn,omitempty"`
+	StartWAL   string        `json:"start-wal,omitempty"`
+	StopWAL    string        `json:"stop-wal,omitempty"`
+	Size       int64         `json:"size"`
+	StoredSize int64         `json:"stored-size"`
+	Window     *backupWindow `json:"window,omitempty"` // towards the latest timeline
+	Error      string        `json:"error,omitempty"`  // the manifest is unreadable
+}
+
+// backupWindow is how far one backup can be recovered.
+type backupWindow struct {
+	Timeline   uint32    `json:"timeline"`
+	Restorable bool      `json:"restorable"`
+	StartTime  time.Time `json:"start-time"`
+	StartLSN   string    `json:"start-lsn"`
+	EndTime    time.Time `json:"end-time,omitzero"`
+	EndLSN     string    `json:"end-lsn"`
+	Problem    string    `json:"problem,omitempty"`
+}
+
+// timelineWindow is the recovery window of one timeline.
+type timelineWindow struct {
+	Timeline  uint32    `json:"timeline"`
+	Oldest    string    `json:"oldest-backup"`
+	StartTime time.Time `json:"start-time"`
+	StartLSN  string    `json:"start-lsn"`
+	EndTime   time.Time `json:"end-time"`
+	EndLSN    string    `json:"end-lsn"`
+}
+
+type infoReport struct {
+	Repository string          `json:"repository"`
+	Encrypted  bool            `json:"encrypted"`
+	Clusters   []clusterReport `json:"clusters"`
+	Bytes      int64           `json:"bytes"`
+}
+
+func newInfoCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "info",
+		Short: "Show clusters, backups, WAL ranges and recovery windows per timeline",
+		Long: `info lists every cluster in the repository (or only --cluster) with its backups,
+its archived WAL and the recovery window of each timeline; --output json for scripts.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			r, err := openRepo(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			names := []string{cfg.Cluster}
+			if cfg.Cluster == "" {
+				if names, err = r.Clusters(ctx); err != nil {
+					return err
+				}
+			}
+			rep := infoReport{Repository: r.Location(), Encrypted: r.Encrypted(), Clusters: []clusterReport{}}
+			for _, name := range names {
+				cr, err := clusterInfo(ctx, r, name)
+				if err != nil {
+					return err
+				}
+				rep.Bytes += cr.WAL.Bytes + cr.BackupBytes
+				rep.Clusters = append(rep.Clusters, cr)
+			}
+			if cfg.Output == "json" {
+				return writeJSON(cmd, rep)
+			}
+			printInfo(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+}
+
+// clusterInfo gathers one cluster's WAL, backups and windows. An unreadable
+// manifest or history file is shown, not fatal.
+func clusterInfo(ctx context.Context, r *repo.Repo, name string) (clusterReport, error) {
+	c, err := r.Cluster(ctx, name)
+	if err != nil {
+		return clusterReport{}, err
+	}
+	sum, err := walarchive.Summarize(ctx, r, c)
+	if err != nil {
+		return clusterReport{}, err
+	}
+	cr := clusterReport{Name: c.Name, SystemID: c.SystemID, PGVersion: c.PGVersion, WALSegmentSize: c.WALSegmentSize,
+		WAL: sum, Backups: []backupReport{}, RecoveryWindows: []timelineWindow{}}
+	labels, err := r.Backups(ctx, name)
+	if err != nil {
+		return clusterReport{}, fmt.Errorf("list backups of %s: %w", name, err)
+	}
+	var ms []*repo.Manifest
+	manifests := map[string]*repo.Manifest{}
+	for _, l := range labels {
+		m, err := r.ReadManifest(ctx, name, l)
+		if err != nil {
+			cr.Backups = append(cr.Backups, backupReport{Label: l, Error: err.Error()})
+			continue
+		}
+		ms = append(ms, m)
+		manifests[l] = m
+		cr.BackupBytes += m.StoredSize
+		cr.Backups = append(cr.Backups, backupReport{Label: m.Label, Type: m.Type, Parent: m.Parent, Chain: m.Chain,
+			Timeline: m.Timeline, StartTime: m.StartTime, StopTime: m.StopTime, StartLSN: m.StartLSN, StopLSN: m.StopLSN,
+			StartWAL: m.StartWAL, StopWAL: m.StopWAL, Size: m.Size, StoredSize: m.StoredSize})
+	}
+	idx, err := r.IndexWAL(ctx, c)
+	if err != nil {
+		cr.Problem = err.Error()
+		return cr, nil
+	}
+	for i := range cr.Backups {
+		if m := manifests[cr.Backups[i].Label]; m != nil {
+			w := idx.Window(m, 0)
+			cr.Backups[i].Window = &backupWindow{Timeline: w.Timeline, Restorable: w.Restorable,
+				StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(), Problem: w.Problem}
+		}
+	}
+	for _, w := range repo.RecoveryWindows(idx, ms) {
+		cr.RecoveryWindows = append(cr.RecoveryWindows, timelineWindow{Timeline: w.Timeline, Oldest: w.Oldest,
+			StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String()})
+	}
+	return cr, nil
+}
+
+func printInfo(w io.Writer, rep infoReport) {
+	fmt.Fprintf(w, "repository %s (%s, encrypted: %v)\n", rep.Repository, humanBytes(rep.Bytes), rep.Encrypted)
+	for _, c := range rep.Clusters {
+		fmt.Fprintf(w, "\ncluster %s: system identifier %d, PostgreSQL %d, WAL segment %d MiB\n",
+			c.Name, c.SystemID, c.PGVersion, c.WALSegmentSize>>20)
+		printWAL(w, c)
+		printBackups(w, c)
+	}
+}
+
+func printWAL(w io.Writer, c clusterReport) {
+	fmt.Fprintf(w, "  WAL: %d objects, %s\n", c.WAL.Objects, humanBytes(c.WAL.Bytes))
+	for _, tl := range c.WAL.Timelines {
+		var parts []string
+		for _, r := range tl.Ranges {
+			parts = append(parts, fmt.Sprintf("%s-%s (%d)", r.First, r.Last, r.Count))
+		}
+		line := strings.Join(parts, ", gap, ")
+		if line == "" {
+			line = "no segments"
+		}
+		fmt.Fprintf(w, "  timeline %d: %s", tl.Timeline, line)
+		if tl.Partial != "" {
+			fmt.Fprintf(w, "; partial %s", tl.Partial)
+		}
+		fmt.Fprintln(w)
+		for _, rw := range c.RecoveryWindows {
+			if rw.Timeline == tl.Timeline {
+				fmt.Fprintf(w, "    recovery window: %s (%s, end of backup %s) to %s (%s)\n",
+					clock(rw.StartTime), rw.StartLSN, rw.Oldest, clock(rw.EndTime), rw.EndLSN)
+			}
+		}
+	}
+	if c.Problem != "" {
+		fmt.Fprintf(w, "  no recovery windows: %s\n", c.Problem)
+	}
+}
+
+func printBackups(w io.Writer, c clusterReport) {
+	if len(c.Backups) == 0 {
+		fmt.Fprintln(w, "  backups: none")
+		return
+	}
+	fmt.Fprintf(w, "  backups: %d, %s stored\n", len(c.Backups), humanBytes(c.BackupBytes))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "    LABEL\tTYPE\tSTART (UTC)\tSTOP (UTC)\tSTART LSN\tSTOP LSN\tTL\tSIZE\tSTORED\tPARENT")
+	var notes []string
+	for _, b := range c.Backups {
+		if b.Error != "" {
+			notes = append(notes, fmt.Sprintf("    backup %s is unreadable: %s", b.Label, b.Error))
+			continue
+		}
+		parent := b.Parent
+		if parent == "" {
+			parent = "-"
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Label, b.Type, clock(b.StartTime), clock(b.StopTime),
+			b.StartLSN, b.StopLSN, b.Timeline, humanBytes(b.Size), humanBytes(b.StoredSize), parent)
+		if b.Window != nil && !b.Window.Restorable {
+			notes = append(notes, fmt.Sprintf("    backup %s is not restorable: %s", b.Label, b.Window.Problem))
+		}
+	}
+	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+}
+
+// clock formats a time for the text tables, in UTC.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func writeJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

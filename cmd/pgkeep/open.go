@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pgkeep/pgkeep/configs"
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/repo/storage"
+	"github.com/pgkeep/pgkeep/repo/storage/azure"
+	"github.com/pgkeep/pgkeep/repo/storage/posix"
+	"github.com/pgkeep/pgkeep/repo/storage/retry"
+)
+
+// openStorage builds the configured storage backend with its wrappers.
+func openStorage(ctx context.Context, cfg *configs.Config) (storage.Storage, error) {
+	switch cfg.Repo.Type {
+	case configs.RepoPosix:
+		s, err := posix.New(cfg.Repo.Path)
+		if err != nil {
+			return nil, err
+		}
+		return retry.New(s, retry.Options{Attempts: 3}), nil
+	case configs.RepoAzure:
+		a := cfg.Repo.Azure
+		s, err := azure.New(ctx, azure.Config{
+			Account:          a.Account,
+			Container:        a.Container,
+			Endpoint:         a.Endpoint,
+			Key:              a.Key.Reveal(),
+			SAS:              a.SAS.Reveal(),
+			ConnectionString: a.ConnectionString.Reveal(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil // azblob retries each request itself
+	}
+	return nil, usageError{fmt.Errorf("repo.type %s: the repository API client is not available yet", cfg.Repo.Type)}
+}
+
+func repoOptions(cfg *configs.Config, s storage.Storage) (repo.Options, error) {
+	comp, err := repo.ParseCompression(cfg.Repo.CompressType)
+	if err != nil {
+		return repo.Options{}, usageError{fmt.Errorf("repo.compress-type: %w", err)}
+	}
+	opts := repo.Options{Storage: s, Compression: comp, Level: cfg.Repo.CompressLevel}
+	if pass := cfg.Repo.CipherPass.Reveal(); pass != "" {
+		opts.CipherPass = []byte(pass)
+	}
+	return opts, nil
+}
+
+// openRepo opens the configured, initialised repository.
+func openRepo(ctx context.Context, cfg *configs.Config) (*repo.Repo, error) {
+	s, err := openStorage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := repoOptions(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	return repo.Open(ctx, opts)
+}
+
+// openCluster opens the repository and loads the configured cluster.
+func openCluster(ctx context.Context, cfg *configs.Config) (*repo.Repo, *repo.ClusterInfo, error) {
+	r, err := openRepo(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := r.Cluster(ctx, cfg.Cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, c, nil
+}
+
+// connOptions is how to reach the configured server.
+func connOptions(cfg *configs.Config) pg.ConnOptions {
+	return pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database}
+}
