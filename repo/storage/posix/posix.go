@@ -113,7 +113,13 @@ func (p *Posix) Remove(ctx context.Context, key string) error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove %s: %w", key, translate(err))
 	}
-	return syncDir(filepath.Dir(path))
+	// Remove the directories the object leaves empty, up to the root: an
+	// expired backup leaves nothing behind. A racing Put recreates them.
+	dir := filepath.Dir(path)
+	for dir != p.root && os.Remove(dir) == nil {
+		dir = filepath.Dir(dir)
+	}
+	return syncDir(dir)
 }
 
 // List implements storage.Storage. It walks only the directories that can

@@ -54,3 +54,27 @@ func TestModesAndNoTempLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRemoveLeavesNoEmptyDirs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	p := open(t, dir)
+	ctx := context.Background()
+	for _, k := range []string{"c/backup/L1/bundle/000001", "c/backup/L2/manifest"} {
+		if err := p.Put(ctx, k, bytes.NewReader([]byte("x")), 1, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Remove(ctx, "c/backup/L1/bundle/000001"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "backup", "L1")); !os.IsNotExist(err) {
+		t.Fatalf("empty directories remain after Remove: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "backup", "L2", "manifest")); err != nil {
+		t.Fatalf("a sibling was removed: %v", err)
+	}
+	// Put recreates what Remove took away.
+	if err := p.Put(ctx, "c/backup/L1/bundle/000002", bytes.NewReader([]byte("y")), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -18,10 +18,7 @@ func (p *Posix) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 	path := p.path(key)
 	dir := filepath.Dir(path)
-	if err := p.mkdirAll(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, translate(err))
-	}
-	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
+	tmp, err := p.createTemp(dir)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, translate(err))
 	}
@@ -54,6 +51,20 @@ func (p *Posix) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return fmt.Errorf("put %s: %w", key, translate(err))
 	}
 	return syncDir(dir)
+}
+
+// createTemp creates a temporary file in dir, creating dir as needed; a
+// racing Remove may delete an empty dir between the two, so retry.
+func (p *Posix) createTemp(dir string) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		if err := p.mkdirAll(dir); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(dir, tempPrefix+"*")
+		if err == nil || !os.IsNotExist(err) || attempt == 5 {
+			return f, err
+		}
+	}
 }
 
 // publish moves tmp to path. With ifAbsent it uses link(2), which fails with
