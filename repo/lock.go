@@ -36,7 +36,11 @@ type lockDoc struct {
 	Purpose  string    `json:"purpose"`
 	Acquired time.Time `json:"acquired"`
 	Expires  time.Time `json:"expires"`
-	Checksum string    `json:"checksum"`
+	// Process identifies the holder's process on its host (boot id and
+	// start time), so that a lock of a process that died on this host is
+	// stale at once instead of after its expiry.
+	Process  string `json:"process,omitempty"`
+	Checksum string `json:"checksum"`
 }
 
 func (d *lockDoc) setChecksum(s string) string { old := d.Checksum; d.Checksum = s; return old }
@@ -90,7 +94,7 @@ func (r *Repo) lock(ctx context.Context, cluster, purpose string, ttl time.Durat
 	host, _ := os.Hostname()
 	now := o.now().UTC()
 	doc := lockDoc{Owner: hex.EncodeToString(owner), Host: host, PID: os.Getpid(), Purpose: purpose,
-		Acquired: now, Expires: now.Add(ttl)}
+		Acquired: now, Expires: now.Add(ttl), Process: processIdentity(os.Getpid())}
 	if err := r.acquire(ctx, cluster, &doc, ttl, o.now); err != nil {
 		return nil, fmt.Errorf("lock cluster %s for %s: %w", cluster, purpose, err)
 	}
@@ -120,7 +124,7 @@ func (r *Repo) acquire(ctx context.Context, cluster string, doc *lockDoc, ttl ti
 			return fmt.Errorf("%w: %v (remove %s if no backup or expire runs)", ErrLocked, err, key)
 		case held.Owner == doc.Owner:
 			return nil // our own Put succeeded although it reported an error
-		case now().Before(held.Expires):
+		case now().Before(held.Expires) && !held.holderDied(doc.Host):
 			return fmt.Errorf("%w by %s", ErrLocked, held)
 		}
 		if err := r.takeOver(ctx, cluster, held, doc, ttl, now); err != nil {
@@ -165,7 +169,7 @@ func (r *Repo) takeOver(ctx context.Context, cluster string, stale, doc *lockDoc
 		return nil
 	case err != nil:
 		return fmt.Errorf("take over stale lock: %w", err)
-	case cur.Owner != stale.Owner || now().Before(cur.Expires):
+	case cur.Owner != stale.Owner || now().Before(cur.Expires) && !cur.holderDied(doc.Host):
 		return nil // changed hands or renewed: the retry sees who holds it
 	}
 	if err := r.store.Remove(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {

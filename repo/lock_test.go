@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -202,5 +203,39 @@ func TestLockNoticesLoss(t *testing.T) {
 	cur, err := readLockDoc(ctx, r.Storage(), LockKey("main"))
 	if err != nil || cur.Owner != "thief" {
 		t.Fatalf("release removed another's lock: %+v %v", cur, err)
+	}
+}
+
+// A lock whose holder died on this host is stale at once.
+func TestLockOfDeadProcessIsStale(t *testing.T) {
+	ctx := context.Background()
+	r, err := Init(ctx, Options{Storage: memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	now := time.Now().UTC()
+	dead := lockDoc{Owner: "dead", Host: host, PID: 1 << 22, Purpose: "backup", Acquired: now, Expires: now.Add(time.Hour),
+		Process: strings.SplitN(processIdentity(os.Getpid()), "/", 2)[0] + "/12345"}
+	if dead.Process == "/12345" {
+		t.Skip("no /proc on this system")
+	}
+	if err := putLockDoc(ctx, r.Storage(), LockKey("c"), &dead, true); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Lock(ctx, "c", "backup", time.Minute)
+	if err != nil {
+		t.Fatalf("lock of a dead process on this host: %v", err)
+	}
+	l.Release(ctx)
+
+	// A live holder (this process) still excludes.
+	alive := dead
+	alive.Owner, alive.PID, alive.Process = "alive", os.Getpid(), processIdentity(os.Getpid())
+	if err := putLockDoc(ctx, r.Storage(), LockKey("c"), &alive, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lock(ctx, "c", "backup", time.Minute); !errors.Is(err, ErrLocked) {
+		t.Fatalf("lock of a live process: %v", err)
 	}
 }
