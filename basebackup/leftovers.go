@@ -11,9 +11,9 @@ import (
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
 
-// removeLeftovers deletes the objects of interrupted backups: labels with
-// bundles but no manifest. The caller holds the repository lock, so no
-// backup is being written.
+// removeLeftovers deletes the objects of interrupted backups (labels with
+// bundles but no manifest) and their half-written objects. The caller holds
+// the repository lock, so no backup is being written.
 func removeLeftovers(ctx context.Context, r *repo.Repo, cluster string, log *slog.Logger) error {
 	prefix := repo.BackupPrefix(cluster)
 	keys := map[string][]string{}
@@ -42,6 +42,14 @@ func removeLeftovers(ctx context.Context, r *repo.Repo, cluster string, log *slo
 				return fmt.Errorf("remove leftover %s: %w", k, err)
 			}
 		}
+	}
+	// Half-written objects of a killed backup (posix temporary files).
+	n, err := storage.RemoveTemp(ctx, r.Storage(), prefix)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Warn("removed temporary files of an interrupted backup", "files", n)
 	}
 	return nil
 }

@@ -65,6 +65,9 @@ environment variables and flags, in increasing precedence.`,
 		newCheckCommand(g),
 		newInfoCommand(g),
 		newBackupCommand(g),
+		newRestoreCommand(g),
+		newExpireCommand(g),
+		newVerifyCommand(g),
 	)
 	return root
 }

@@ -134,3 +134,34 @@ func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
 	})
 	return data, err
 }
+
+// TempRemover is implemented by backends whose interrupted writes can leave
+// temporary files behind (posix, after a kill -9; Azure discards uncommitted
+// blocks by itself).
+type TempRemover interface {
+	// RemoveTemp deletes the temporary files under prefix and returns how
+	// many it removed. The caller guarantees that nothing writes under
+	// prefix meanwhile.
+	RemoveTemp(ctx context.Context, prefix string) (int, error)
+}
+
+// Wrapper is implemented by wrappers (retry, fault injection) to expose
+// the Storage they wrap.
+type Wrapper interface {
+	Unwrap() Storage
+}
+
+// RemoveTemp calls RemoveTemp of s or of the first Storage it wraps that
+// implements TempRemover; without one there is nothing to remove.
+func RemoveTemp(ctx context.Context, s Storage, prefix string) (int, error) {
+	for {
+		if t, ok := s.(TempRemover); ok {
+			return t.RemoveTemp(ctx, prefix)
+		}
+		w, ok := s.(Wrapper)
+		if !ok {
+			return 0, nil
+		}
+		s = w.Unwrap()
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgkeep/pgkeep/repo/storage"
 	"github.com/pgkeep/pgkeep/repo/storage/posix"
+	"github.com/pgkeep/pgkeep/repo/storage/retry"
 	"github.com/pgkeep/pgkeep/repo/storage/storagetest"
 )
 
@@ -76,5 +77,35 @@ func TestRemoveLeavesNoEmptyDirs(t *testing.T) {
 	// Put recreates what Remove took away.
 	if err := p.Put(ctx, "c/backup/L1/bundle/000002", bytes.NewReader([]byte("y")), 1, storage.PutOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRemoveTemp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	p := open(t, dir)
+	ctx := context.Background()
+	if err := p.Put(ctx, "c/backup/L1/manifest", bytes.NewReader([]byte("x")), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tmp := range []string{"c/backup/L2/bundle/.tmp-123", "c/backup/L1/.tmp-9", "c/wal/.tmp-1"} {
+		path := filepath.Join(dir, filepath.FromSlash(tmp))
+		os.MkdirAll(filepath.Dir(path), 0o700)
+		if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Through the retry wrapper, as the CLI opens it.
+	n, err := storage.RemoveTemp(ctx, retry.New(p, retry.Options{}), "c/backup/")
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveTemp: %d, %v; want 2", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "backup", "L2")); !os.IsNotExist(err) {
+		t.Fatal("the emptied directory of an interrupted backup remains")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "wal", ".tmp-1")); err != nil {
+		t.Fatal("a temporary file outside the prefix was removed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "backup", "L1", "manifest")); err != nil {
+		t.Fatal("an object was removed")
 	}
 }

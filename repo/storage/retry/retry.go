@@ -45,6 +45,9 @@ func New(s storage.Storage, opts Options) *Storage {
 	return &Storage{Storage: s, opts: opts}
 }
 
+// Unwrap returns the wrapped Storage.
+func (s *Storage) Unwrap() storage.Storage { return s.Storage }
+
 // do runs op until it succeeds, fails permanently or the attempts run out.
 // rewind, when not nil, is called before every retry; if it fails the last
 // error is returned.

@@ -1,0 +1,54 @@
+package restore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pgkeep/pgkeep/repo"
+)
+
+// Result is what a restore did.
+type Result struct {
+	Label          string            `json:"label"`
+	BackupType     string            `json:"backup-type"`
+	PGData         string            `json:"pgdata"`
+	Target         string            `json:"target"`
+	Window         repo.BackupWindow `json:"window"`
+	WindowStartLSN string            `json:"window-start-lsn"`
+	WindowEndLSN   string            `json:"window-end-lsn"`
+	Delta          bool              `json:"delta"`
+	Stats
+	ConfigFiles []string      `json:"config-files,omitempty"`
+	Signal      string        `json:"signal"`
+	Settings    []string      `json:"recovery-settings"`
+	Seconds     float64       `json:"seconds"`
+	Duration    time.Duration `json:"-"`
+}
+
+// Summary is the one-line report of a restore.
+func (r *Result) Summary() string {
+	files := fmt.Sprintf("%d files, %s", r.Files, humanBytes(r.Bytes))
+	if r.Delta {
+		files += fmt.Sprintf(" (delta: %d rewritten, %s fetched; %d kept, %s; %d removed)",
+			r.Rewritten, humanBytes(r.RewrittenBytes), r.Kept, humanBytes(r.KeptBytes), r.Removed)
+	}
+	s := fmt.Sprintf("restored backup %s (%s) into %s: %s in %s; %s; %s written",
+		r.Label, r.BackupType, r.PGData, files, r.Duration.Round(time.Millisecond), r.Target, r.Signal)
+	if len(r.ConfigFiles) > 0 {
+		s += fmt.Sprintf("; %d configuration files restored", len(r.ConfigFiles))
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
