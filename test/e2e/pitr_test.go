@@ -71,7 +71,10 @@ func TestPointInTimeRecovery(t *testing.T) {
 	var commits []commit
 	point, pointID := make(chan struct{}), make(chan int, 1)
 	wg.Add(2)
-	go func() { defer wg.Done(); commits = writer(ctx, t, c.pg.ConnString(), 15*time.Millisecond, point, pointID) }()
+	go func() {
+		defer wg.Done()
+		commits = writer(ctx, t, c.pg.ConnString(), 15*time.Millisecond, point, pointID)
+	}()
 	go func() { defer wg.Done(); c.pg.Pgbench(t, "-T", "6", "-c", "2") }()
 	time.Sleep(time.Second)
 	before := time.Now()
