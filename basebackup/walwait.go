@@ -19,7 +19,7 @@ func waitForWAL(ctx context.Context, r *repo.Repo, m *repo.Manifest, timeout tim
 	deadline := time.Now().Add(timeout)
 	for no := first.SegNo(m.WALSegmentSize); no <= last.SegNo(m.WALSegmentSize); no++ {
 		name := pg.SegmentName(m.Timeline, no, m.WALSegmentSize)
-		for delay := 20 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		for delay := 20 * time.Millisecond; ; delay = min(2*delay, 250*time.Millisecond) {
 			ok, err := walarchive.Exists(ctx, r, m.Cluster, name)
 			if err != nil {
 				return fmt.Errorf("look for WAL %s: %w", name, err)
