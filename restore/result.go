@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -27,10 +28,10 @@ type Result struct {
 
 // Summary is the one-line report of a restore.
 func (r *Result) Summary() string {
-	files := fmt.Sprintf("%d files, %s", r.Files, humanBytes(r.Bytes))
+	files := fmt.Sprintf("%d files, %s", r.Files, units.Bytes(r.Bytes))
 	if r.Delta {
 		files += fmt.Sprintf(" (delta: %d rewritten, %s fetched; %d kept, %s; %d removed)",
-			r.Rewritten, humanBytes(r.RewrittenBytes), r.Kept, humanBytes(r.KeptBytes), r.Removed)
+			r.Rewritten, units.Bytes(r.RewrittenBytes), r.Kept, units.Bytes(r.KeptBytes), r.Removed)
 	}
 	s := fmt.Sprintf("restored backup %s (%s) into %s: %s in %s; %s; %s written",
 		r.Label, r.BackupType, r.PGData, files, r.Duration.Round(time.Millisecond), r.Target, r.Signal)
@@ -38,17 +39,4 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf("; %d configuration files restored", len(r.ConfigFiles))
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -19,12 +19,8 @@ Pushing a file that is already archived with the same content succeeds; differen
 content under the same name fails and changes nothing.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			r, c, err := openCluster(ctx, cfg)
+			_, r, c, err := g.openClusterRepo(ctx)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgkeep/pgkeep/basebackup"
 	"github.com/pgkeep/pgkeep/configs"
+	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -71,7 +72,7 @@ func runBackup(cmd *cobra.Command, cfg *configs.Config, o *backupOptions) error 
 		return writeJSON(cmd, m)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "backup %s (%s) from %s: %s in %d files, %s stored, %s to %s, %.1fs\n",
-		m.Label, m.Type, m.Source, humanBytes(m.Size), len(m.Files), humanBytes(m.StoredSize), m.StartLSN, m.StopLSN,
+		m.Label, m.Type, m.Source, units.Bytes(m.Size), len(m.Files), units.Bytes(m.StoredSize), m.StartLSN, m.StopLSN,
 		time.Since(start).Seconds())
 	return nil
 }

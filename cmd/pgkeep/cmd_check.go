@@ -18,12 +18,8 @@ func newCheckCommand(g *globals) *cobra.Command {
 the finished segment is in the repository.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			r, c, err := openCluster(ctx, cfg)
+			cfg, r, c, err := g.openClusterRepo(ctx)
 			if err != nil {
 				return err
 			}

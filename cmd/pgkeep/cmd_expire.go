@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -38,12 +39,8 @@ what would go and changes nothing.`,
 			if o.ret == (repo.Retention{}) {
 				return usageError{errors.New("expire: nothing to do without a retention rule: give --retention-full, --retention-diff or --retention-days")}
 			}
-			cfg, err := g.loadCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			r, c, err := openCluster(ctx, cfg)
+			cfg, r, c, err := g.openClusterRepo(ctx)
 			if err != nil {
 				return err
 			}
@@ -70,7 +67,7 @@ func printExpire(w io.Writer, res *repo.ExpireResult) {
 		verb = "would expire"
 	}
 	for _, b := range res.Backups {
-		fmt.Fprintf(w, "%s backup %s (%s, %s stored): %s\n", verb, b.Label, b.Type, humanBytes(b.StoredSize), b.Reason)
+		fmt.Fprintf(w, "%s backup %s (%s, %s stored): %s\n", verb, b.Label, b.Type, units.Bytes(b.StoredSize), b.Reason)
 	}
 	if len(res.Backups) == 0 {
 		fmt.Fprintf(w, "no backup to expire in cluster %s\n", res.Cluster)
@@ -78,7 +75,7 @@ func printExpire(w io.Writer, res *repo.ExpireResult) {
 	if res.WAL.Count == 0 {
 		fmt.Fprintln(w, "no WAL to expire")
 	} else {
-		fmt.Fprintf(w, "%s WAL %s..%s: %d files, %s\n", verb, res.WAL.First, res.WAL.Last, res.WAL.Count, humanBytes(res.WAL.Bytes))
+		fmt.Fprintf(w, "%s WAL %s..%s: %d files, %s\n", verb, res.WAL.First, res.WAL.Last, res.WAL.Count, units.Bytes(res.WAL.Bytes))
 	}
 	fmt.Fprintf(w, "kept %d backups\n", len(res.Kept))
 }

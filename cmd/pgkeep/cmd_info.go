@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/walarchive"
 )
@@ -170,7 +171,7 @@ func clusterInfo(ctx context.Context, r *repo.Repo, name string) (clusterReport,
 }
 
 func printInfo(w io.Writer, rep infoReport) {
-	fmt.Fprintf(w, "repository %s (%s, encrypted: %v)\n", rep.Repository, humanBytes(rep.Bytes), rep.Encrypted)
+	fmt.Fprintf(w, "repository %s (%s, encrypted: %v)\n", rep.Repository, units.Bytes(rep.Bytes), rep.Encrypted)
 	for _, c := range rep.Clusters {
 		fmt.Fprintf(w, "\ncluster %s: system identifier %d, PostgreSQL %d, WAL segment %d MiB\n",
 			c.Name, c.SystemID, c.PGVersion, c.WALSegmentSize>>20)
@@ -180,7 +181,7 @@ func printInfo(w io.Writer, rep infoReport) {
 }
 
 func printWAL(w io.Writer, c clusterReport) {
-	fmt.Fprintf(w, "  WAL: %d objects, %s\n", c.WAL.Objects, humanBytes(c.WAL.Bytes))
+	fmt.Fprintf(w, "  WAL: %d objects, %s\n", c.WAL.Objects, units.Bytes(c.WAL.Bytes))
 	for _, tl := range c.WAL.Timelines {
 		var parts []string
 		for _, r := range tl.Ranges {
@@ -212,7 +213,7 @@ func printBackups(w io.Writer, c clusterReport) {
 		fmt.Fprintln(w, "  backups: none")
 		return
 	}
-	fmt.Fprintf(w, "  backups: %d, %s stored\n", len(c.Backups), humanBytes(c.BackupBytes))
+	fmt.Fprintf(w, "  backups: %d, %s stored\n", len(c.Backups), units.Bytes(c.BackupBytes))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "    LABEL\tTYPE\tSTART (UTC)\tSTOP (UTC)\tSTART LSN\tSTOP LSN\tTL\tSIZE\tSTORED\tPARENT")
 	var notes []string
@@ -226,7 +227,7 @@ func printBackups(w io.Writer, c clusterReport) {
 			parent = "-"
 		}
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Label, b.Type, clock(b.StartTime), clock(b.StopTime),
-			b.StartLSN, b.StopLSN, b.Timeline, humanBytes(b.Size), humanBytes(b.StoredSize), parent)
+			b.StartLSN, b.StopLSN, b.Timeline, units.Bytes(b.Size), units.Bytes(b.StoredSize), parent)
 		if b.Window != nil && !b.Window.Restorable {
 			notes = append(notes, fmt.Sprintf("    backup %s is not restorable: %s", b.Label, b.Window.Problem))
 		}
@@ -243,19 +244,6 @@ func clock(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func writeJSON(cmd *cobra.Command, v any) error {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -21,12 +22,8 @@ unknown objects are notices. It prints one line per problem and exits 3 when the
 is an error.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadCluster()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			r, c, err := openCluster(ctx, cfg)
+			cfg, r, c, err := g.openClusterRepo(ctx)
 			if err != nil {
 				return err
 			}
@@ -54,5 +51,5 @@ func printVerify(w io.Writer, rep *repo.VerifyReport) {
 		fmt.Fprintln(w, p.String())
 	}
 	fmt.Fprintf(w, "verified cluster %s: %d backups (%d files, %d parts), %d WAL objects, %s read: %d errors, %d notices\n",
-		rep.Cluster, rep.Backups, rep.Files, rep.Parts, rep.WALObjects, humanBytes(rep.Bytes), rep.Errors, rep.Notices)
+		rep.Cluster, rep.Backups, rep.Files, rep.Parts, rep.WALObjects, units.Bytes(rep.Bytes), rep.Errors, rep.Notices)
 }

@@ -78,6 +78,17 @@ func openCluster(ctx context.Context, cfg *configs.Config) (*repo.Repo, *repo.Cl
 	return r, c, nil
 }
 
+// openClusterRepo loads the configuration of a one-cluster command and opens
+// the repository and the cluster.
+func (g *globals) openClusterRepo(ctx context.Context) (*configs.Config, *repo.Repo, *repo.ClusterInfo, error) {
+	cfg, err := g.loadCluster()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, c, err := openCluster(ctx, cfg)
+	return cfg, r, c, err
+}
+
 // connOptions is how to reach the configured server.
 func connOptions(cfg *configs.Config) pg.ConnOptions {
 	return pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database}
