@@ -40,8 +40,10 @@ type Options struct {
 	ConfigFiles []string
 	// WALTimeout bounds the wait for the backup's WAL to reach the archive.
 	WALTimeout time.Duration
-	// LockTTL is how long the repository lock lasts without renewal.
+	// LockTTL is how long the lock lasts without renewal.
 	LockTTL time.Duration
+	// Locker takes the cluster's lock; nil: the repository's lock object.
+	Locker repo.Locker
 	// Progress, when not nil, receives a progress line every half second.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -66,6 +68,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.Locker == nil {
+		o.Locker = o.Repo.ObjectLocker()
+	}
 }
 
 // Run takes one backup and returns its manifest, written last.
@@ -78,7 +83,7 @@ func Run(ctx context.Context, o Options) (*repo.Manifest, error) {
 	if o.Source.Info.Major() < 15 {
 		return nil, fmt.Errorf("backups from PostgreSQL %d are not supported yet (15 or later)", o.Source.Info.Major())
 	}
-	lock, err := o.Repo.Lock(ctx, o.Cluster.Name, "backup", o.LockTTL)
+	lock, err := o.Locker.Lock(ctx, o.Cluster.Name, "backup", o.LockTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +105,7 @@ type backup struct {
 	parent   parentIndex
 	m        *repo.Manifest
 	estimate int64 // expected bytes, for the progress line
-	lock     *repo.Lock
+	lock     repo.HeldLock
 }
 
 func (b *backup) run(ctx context.Context, parent *repo.Manifest) (*repo.Manifest, error) {

@@ -261,6 +261,7 @@ type ExpireOptions struct {
 	DryRun  bool          // plan only: change nothing, take no lock
 	Now     time.Time     // zero: time.Now()
 	LockTTL time.Duration // zero: 5 minutes
+	Locker  Locker        // nil: the repository's lock object
 }
 
 // ExpireResult is what Expire removed, or with DryRun would remove.
@@ -286,9 +287,12 @@ func (r *Repo) Expire(ctx context.Context, c *ClusterInfo, ret Retention, opts E
 	if opts.LockTTL <= 0 {
 		opts.LockTTL = 5 * time.Minute
 	}
-	var lock *Lock
+	if opts.Locker == nil {
+		opts.Locker = r.ObjectLocker()
+	}
+	var lock HeldLock
 	if !opts.DryRun {
-		if lock, err = r.Lock(ctx, c.Name, "expire", opts.LockTTL); err != nil {
+		if lock, err = opts.Locker.Lock(ctx, c.Name, "expire", opts.LockTTL); err != nil {
 			return nil, err
 		}
 		defer func() {

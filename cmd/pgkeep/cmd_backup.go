@@ -56,8 +56,13 @@ func runBackup(cmd *cobra.Command, cfg *configs.Config, o *backupOptions) error 
 	if err != nil {
 		return err
 	}
+	lock, done, err := locker(cfg, r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	opts := basebackup.Options{
-		Repo: r, Cluster: c, Source: src, Type: o.typ,
+		Repo: r, Cluster: c, Source: src, Type: o.typ, Locker: lock,
 		Workers: cfg.Backup.Workers, ConfigFiles: cfg.Backup.ConfigFiles, WALTimeout: cfg.Archive.Timeout,
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {

@@ -44,7 +44,12 @@ what would go and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			res, err := r.Expire(ctx, c, o.ret, repo.ExpireOptions{DryRun: o.dryRun})
+			lock, done, err := locker(cfg, r)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := r.Expire(ctx, c, o.ret, repo.ExpireOptions{DryRun: o.dryRun, Locker: lock})
 			if res != nil && err == nil {
 				if cfg.Output == "json" {
 					return writeJSON(cmd, res)

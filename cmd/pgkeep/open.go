@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/pgkeep/pgkeep/configs"
+	"github.com/pgkeep/pgkeep/internal/etcdlock"
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage"
@@ -92,4 +96,18 @@ func (g *globals) openClusterRepo(ctx context.Context) (*configs.Config, *repo.R
 // connOptions is how to reach the configured server.
 func connOptions(cfg *configs.Config) pg.ConnOptions {
 	return pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database}
+}
+
+// locker is the cluster lock for backup and expire: an etcd lease where
+// etcd is configured, else the repository's lock object. Call done when
+// finished.
+func locker(cfg *configs.Config, r *repo.Repo) (l repo.Locker, done func(), err error) {
+	if len(cfg.Etcd.Endpoints) == 0 {
+		return r.ObjectLocker(), func() {}, nil
+	}
+	client, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd %v: %w", cfg.Etcd.Endpoints, err)
+	}
+	return &etcdlock.Locker{Client: client, Namespace: cfg.Etcd.Namespace}, func() { client.Close() }, nil
 }

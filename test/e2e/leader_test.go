@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pgkeep/pgkeep/internal/etcdlock"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
 
@@ -33,7 +35,20 @@ func TestBackupFromEtcdLeaderWithConfigFiles(t *testing.T) {
 	}
 
 	etcdArgs := []string{"--etcd-endpoints", strings.Join(etcd.Endpoints, ",")}
-	r := c.must(t, append(etcdArgs, "backup", "--type", "full", "--backup-config-files", conf)...)
+
+	// With etcd configured the cluster lock is an etcd lease: while another
+	// process holds it, backup refuses at once.
+	held, err := (&etcdlock.Locker{Client: etcd.Client, Namespace: "/service"}).Lock(ctx, "e2e", "expire", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(t, append(etcdArgs, "backup", "--type", "full")...)
+	if r.code < 3 || !strings.Contains(r.stderr, "locked") {
+		t.Fatalf("backup while another process holds the etcd lock: %s", r)
+	}
+	held.Release(ctx)
+
+	r = c.must(t, append(etcdArgs, "backup", "--type", "full", "--backup-config-files", conf)...)
 	if !strings.Contains(r.stdout, "pg-a") {
 		t.Fatalf("the backup does not name the leader pg-a as its source: %s", r)
 	}
