@@ -21,6 +21,40 @@ func (r *Repo) PutObject(ctx context.Context, key string, plain []byte, ifAbsent
 	return d, int64(len(obj)), err
 }
 
+// PutStream encodes everything read from src into an object under key
+// while uploading it, so that a large file is never held in memory. The
+// digest and plain size are known once it returns. With ifAbsent an
+// existing object is left alone and the error wraps storage.ErrExists.
+func (r *Repo) PutStream(ctx context.Context, key string, src io.Reader, ifAbsent bool) (Digest, int64, error) {
+	pr, pw := io.Pipe()
+	var ow *ObjectWriter
+	encoded := make(chan error, 1)
+	go func() {
+		err := func() error {
+			var err error
+			if ow, err = r.codec.NewWriter(pw); err != nil {
+				return err
+			}
+			buf := make([]byte, 256<<10)
+			if _, err := io.CopyBuffer(ow, src, buf); err != nil {
+				return err
+			}
+			return ow.Close()
+		}()
+		pw.CloseWithError(err)
+		encoded <- err
+	}()
+	err := r.store.Put(ctx, key, pr, -1, storage.PutOptions{IfAbsent: ifAbsent})
+	pr.CloseWithError(errors.New("upload ended")) // unblock the encoder if Put stopped early
+	if eerr := <-encoded; eerr != nil && err == nil {
+		err = fmt.Errorf("encode %s: %w", key, eerr)
+	}
+	if err != nil {
+		return Digest{}, 0, err
+	}
+	return ow.Digest(), ow.Size(), nil
+}
+
 // ReadObject decodes the object under key into w and verifies it. w has
 // received unverified bytes when the error is not nil: write to a temporary
 // place and publish only on success.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,13 +28,13 @@ type PushResult struct {
 	Name    string
 	Key     string
 	Size    int64 // plain bytes
-	Stored  int64 // bytes stored; 0 when already archived
 	Already bool  // the same content was archived before
 	Digest  repo.Digest
 }
 
 // Push archives the WAL file at path into cluster's archive and returns
-// once it is durable. Pushing the same content again succeeds with
+// once it is durable. The file is streamed through the encoder to storage,
+// never held whole in memory. Pushing the same content again succeeds with
 // Already set; other content under the same name fails with ErrConflict
 // and changes nothing.
 func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path string, log *slog.Logger) (PushResult, error) {
@@ -42,29 +43,35 @@ func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path str
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w: %v", path, ErrNotWAL, err)
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", name, err)
 	}
-	if err := validate(w, data, cluster); err != nil {
+	defer f.Close()
+	if err := validate(w, f, cluster); err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w: %v", name, ErrNotWAL, err)
 	}
-	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name), Size: int64(len(data))}
-	res.Digest, res.Stored, err = r.PutObject(ctx, res.Key, data, true)
+	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name)}
+	res.Digest, res.Size, err = r.PutStream(ctx, res.Key, io.NewSectionReader(f, 0, 1<<40), true)
 	if err == nil {
 		return res, nil
 	}
 	if !errors.Is(err, storage.ErrExists) {
 		return res, fmt.Errorf("push %s: %w", name, err)
 	}
-	res.Stored = 0
-	return res, resolveExisting(ctx, r, &res, data, log)
+	// Someone archived this name before: hash our copy to compare.
+	h := r.Codec().NewHash()
+	if res.Size, err = io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err != nil {
+		return res, fmt.Errorf("push %s: %w", name, err)
+	}
+	copy(res.Digest[:], h.Sum(nil))
+	return res, resolveExisting(ctx, r, &res, f, log)
 }
 
 // resolveExisting handles a name that is already archived: same digest
 // and intact is success; same digest but damaged is repaired with our
 // good copy; a different digest is a conflict.
-func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, data []byte, log *slog.Logger) error {
+func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, f *os.File, log *slog.Logger) error {
 	size, stored, err := r.ObjectDigest(ctx, res.Key)
 	if err != nil && !repo.IsCorrupt(err) {
 		return fmt.Errorf("push %s: read archived copy: %w", res.Name, err)
@@ -84,10 +91,8 @@ func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, data []
 		}
 	}
 	log.Warn("archived copy is damaged; replacing it with the pushed file", "wal", res.Name, "err", err)
-	_, n, perr := r.PutObject(ctx, res.Key, data, false)
-	if perr != nil {
-		return fmt.Errorf("push %s: replace damaged copy: %w", res.Name, perr)
+	if _, _, err := r.PutStream(ctx, res.Key, io.NewSectionReader(f, 0, 1<<40), false); err != nil {
+		return fmt.Errorf("push %s: replace damaged copy: %w", res.Name, err)
 	}
-	res.Stored = n
 	return nil
 }

@@ -3,24 +3,43 @@ package walarchive
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
-// validate checks that data is what its name says, for this cluster.
-func validate(w pg.WALName, data []byte, c *repo.ClusterInfo) error {
+// validate checks that the file is what its name says, for this cluster:
+// a text file for .history and .backup files; for segments the size and
+// the first page's header (system identifier, segment size, position).
+func validate(w pg.WALName, f *os.File, c *repo.ClusterInfo) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	switch w.Kind {
 	case pg.KindHistory, pg.KindBackupHistory:
-		if len(data) > 1<<20 || bytes.IndexByte(data, 0) >= 0 {
+		if fi.Size() > 1<<20 {
+			return fmt.Errorf("%s is %d bytes: too large for a history file", w.Name, fi.Size())
+		}
+		data, err := io.ReadAll(io.NewSectionReader(f, 0, fi.Size()))
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(data, 0) >= 0 {
 			return fmt.Errorf("%s is not a text file", w.Name)
 		}
 		return nil
 	}
-	if int64(len(data)) != c.WALSegmentSize {
-		return fmt.Errorf("size %d, the cluster's WAL segment size is %d", len(data), c.WALSegmentSize)
+	if fi.Size() != c.WALSegmentSize {
+		return fmt.Errorf("size %d, the cluster's WAL segment size is %d", fi.Size(), c.WALSegmentSize)
 	}
-	h, err := pg.ParseLongPageHeader(data)
+	page := make([]byte, 64)
+	if _, err := f.ReadAt(page, 0); err != nil {
+		return err
+	}
+	h, err := pg.ParseLongPageHeader(page)
 	if err != nil {
 		return err
 	}

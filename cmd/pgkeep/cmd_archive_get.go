@@ -20,6 +20,7 @@ unreachable or unknown repository or cluster) exits 3 or more with a message, so
 PostgreSQL never mistakes it for the end of the archive.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			oneShot()
 			cfg, err := g.loadCluster()
 			if err != nil {
 				return err

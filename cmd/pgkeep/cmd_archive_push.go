@@ -19,6 +19,7 @@ Pushing a file that is already archived with the same content succeeds; differen
 content under the same name fails and changes nothing.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			oneShot()
 			ctx := cmd.Context()
 			_, r, c, err := g.openClusterRepo(ctx)
 			if err != nil {
@@ -28,7 +29,7 @@ content under the same name fails and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			slog.Debug("archived", "wal", res.Name, "bytes", res.Size, "stored", res.Stored, "already", res.Already)
+			slog.Debug("archived", "wal", res.Name, "bytes", res.Size, "already", res.Already)
 			return nil
 		},
 	}

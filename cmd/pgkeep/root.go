@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -80,4 +81,12 @@ func exactArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// oneShot tunes the runtime for the short archive hooks, which PostgreSQL
+// starts once per WAL file: no garbage collection until the heap nears a
+// limit no push or get comes close to (they stream through small buffers).
+func oneShot() {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(256 << 20)
 }
