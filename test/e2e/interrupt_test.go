@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,21 @@ func TestBackupKilled(t *testing.T) {
 		if _, err := os.Stat(l); !os.IsNotExist(err) {
 			t.Fatalf("leftover %s of the killed backup is still there", l)
 		}
+	}
+}
+
+// With archiving broken the backup waits for its WAL, then fails clearly
+// and is not listed.
+func TestBackupWithBrokenArchiving(t *testing.T) {
+	c := startArchiving(t, posixRepo(t))
+	c.pg.Exec(t, "ALTER SYSTEM SET archive_command = 'false'")
+	c.pg.Reload(t)
+	r := c.run(t, "backup", "--type", "full", "--archive-timeout", "3s",
+		"--pg-host", c.pg.Host, "--pg-port", strconv.Itoa(c.pg.Port))
+	if r.code < 3 || !strings.Contains(r.stderr, "was not archived within 3s") {
+		t.Fatalf("backup with archive_command = false: want a clear failure, got %s", r)
+	}
+	if labels := backupLabels(t, c); len(labels) != 0 {
+		t.Fatalf("a backup without its WAL is listed: %v", labels)
 	}
 }
