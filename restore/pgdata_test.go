@@ -8,16 +8,24 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-// fakePostmaster starts a process whose command line says postgres.
+// fakePostmaster starts a process whose command line says postgres: this
+// test binary again, running only TestHelperPostmaster, under argv[0]
+// "postgres". (A system sleep under another argv[0] is not portable: a
+// multi-call binary such as busybox picks its applet by argv[0] and exits.)
 func fakePostmaster(t *testing.T) int {
 	t.Helper()
-	sleep, err := exec.LookPath("sleep")
+	self, err := os.Executable()
 	if err != nil {
-		t.Skip("no sleep program")
+		t.Fatal(err)
 	}
-	cmd := &exec.Cmd{Path: sleep, Args: []string{"postgres", "60"}}
+	cmd := &exec.Cmd{
+		Path: self,
+		Args: []string{"postgres", "-test.run=^TestHelperPostmaster$"},
+		Env:  append(os.Environ(), "PGKEEP_HELPER_POSTMASTER=1"),
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +34,16 @@ func fakePostmaster(t *testing.T) int {
 		cmd.Wait()
 	})
 	return cmd.Process.Pid
+}
+
+// TestHelperPostmaster is the body of fakePostmaster's process; it does
+// nothing in a normal test run.
+func TestHelperPostmaster(t *testing.T) {
+	if os.Getenv("PGKEEP_HELPER_POSTMASTER") != "1" {
+		return
+	}
+	time.Sleep(time.Minute)
+	os.Exit(0)
 }
 
 func writePID(t *testing.T, dir string, pid int) {
@@ -40,11 +58,14 @@ func TestRestoreRefusesRunningPostmaster(t *testing.T) {
 	f := newFixture(t, nil)
 	f.backup(t, testLabel, testFiles(), nil)
 	dir := t.TempDir()
-	writePID(t, dir, fakePostmaster(t))
+	pid := fakePostmaster(t)
+	writePID(t, dir, pid)
 	for _, opts := range []Options{{PGData: dir, Delta: true}, {PGData: dir, Force: true}} {
 		_, err := f.restore(t, opts)
 		if !errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), "PostgreSQL is running in "+dir) {
-			t.Fatalf("%+v: %v", opts, err)
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			t.Fatalf("restore next to pid %d (stat %q, cmdline %q): %v", pid, stat, cmdline, err)
 		}
 		if got := listDir(t, dir); len(got) != 2 {
 			t.Fatalf("restore wrote next to a running postmaster: %v", got)
