@@ -1,0 +1,142 @@
+package walarchive
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+)
+
+// ReceiverOptions configure a Receiver.
+type ReceiverOptions struct {
+	Repo    *repo.Repo
+	Cluster *repo.ClusterInfo
+	// Conn is the server to stream from (the leader).
+	Conn pg.ConnOptions
+	// Slot is the physical replication slot, created if absent; default "pgkeep".
+	Slot string
+	// SpoolDir is the local spool; it must not be shared with another receiver.
+	SpoolDir string
+	// PartialInterval is how often the unfinished segment is uploaded as
+	// <segment>.partial; default 10 s.
+	PartialInterval time.Duration
+	// StatusInterval is how often standby status updates are sent; default 1 s.
+	StatusInterval time.Duration
+	// ApplicationName names the stream in pg_stat_replication and in
+	// synchronous_standby_names; default "pgkeep".
+	ApplicationName string
+	// Synchronous fsyncs every batch of received WAL at once and reports it
+	// flushed right away, so that the receiver can serve as a synchronous
+	// standby. Otherwise the spool is fsynced once per StatusInterval.
+	Synchronous bool
+	Log         *slog.Logger
+}
+
+// ReceiverStatus is where a Receiver stands.
+type ReceiverStatus struct {
+	Running  bool   `json:"running"`
+	Timeline uint32 `json:"timeline"`
+	// Segment is the segment being received ("" before streaming starts).
+	Segment string `json:"segment"`
+	// Start is where the current run began streaming.
+	Start pg.LSN `json:"start"`
+	// Received: WAL written to the spool, not yet necessarily fsynced.
+	Received   pg.LSN    `json:"received"`
+	ReceivedAt time.Time `json:"received-at"`
+	// Flushed: WAL durable in the spool; what the server is told is flushed.
+	Flushed   pg.LSN    `json:"flushed"`
+	FlushedAt time.Time `json:"flushed-at"`
+	// Archived: WAL durable in the repository, as a segment or a .partial.
+	Archived   pg.LSN    `json:"archived"`
+	ArchivedAt time.Time `json:"archived-at"`
+	// ServerEnd is the end of WAL on the server, as it last said.
+	ServerEnd pg.LSN `json:"server-end"`
+	// UploadError is the last failed upload; "" once uploads succeed again.
+	UploadError string `json:"upload-error,omitempty"`
+}
+
+// Receiver streams a cluster's WAL over the physical replication protocol
+// into a local spool and from there into the repository.
+type Receiver struct {
+	o       ReceiverOptions
+	log     *slog.Logger
+	running atomic.Bool
+
+	mu sync.Mutex
+	st ReceiverStatus
+}
+
+// slotName is what PostgreSQL accepts as a replication slot name.
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// NewReceiver checks o and fills in its defaults.
+func NewReceiver(o ReceiverOptions) (*Receiver, error) {
+	switch {
+	case o.Repo == nil || o.Cluster == nil:
+		return nil, errors.New("receiver: repository and cluster are required")
+	case !pg.ValidSegmentSize(o.Cluster.WALSegmentSize):
+		return nil, fmt.Errorf("receiver: cluster %q has an invalid WAL segment size %d", o.Cluster.Name, o.Cluster.WALSegmentSize)
+	case o.SpoolDir == "":
+		return nil, errors.New("receiver: a spool directory is required")
+	case o.PartialInterval < 0 || o.StatusInterval < 0:
+		return nil, errors.New("receiver: intervals must not be negative")
+	}
+	if o.Slot == "" {
+		o.Slot = "pgkeep"
+	}
+	if !slotName.MatchString(o.Slot) {
+		return nil, fmt.Errorf("receiver: invalid slot name %q: want 1-63 of [a-z0-9_]", o.Slot)
+	}
+	if o.PartialInterval == 0 {
+		o.PartialInterval = 10 * time.Second
+	}
+	if o.StatusInterval == 0 {
+		o.StatusInterval = time.Second
+	}
+	if o.ApplicationName == "" {
+		o.ApplicationName = "pgkeep"
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("cluster", o.Cluster.Name, "slot", o.Slot)
+	return &Receiver{o: o, log: log}, nil
+}
+
+// Status returns a snapshot of where the receiver stands.
+func (r *Receiver) Status() ReceiverStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.st
+	st.Running = r.running.Load()
+	return st
+}
+
+// update changes the status under the lock.
+func (r *Receiver) update(fn func(st *ReceiverStatus)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(&r.st)
+}
+
+// setArchived records that the repository holds WAL up to lsn.
+func (r *Receiver) setArchived(lsn pg.LSN) {
+	r.update(func(st *ReceiverStatus) {
+		st.Archived = max(st.Archived, lsn)
+		st.ArchivedAt = time.Now()
+		st.UploadError = ""
+	})
+}
+
+// segSize is the cluster's WAL segment size.
+func (r *Receiver) segSize() int64 { return r.o.Cluster.WALSegmentSize }
+
+// segStart rounds lsn down to the start of its segment.
+func (r *Receiver) segStart(lsn pg.LSN) pg.LSN { return lsn - lsn%pg.LSN(r.segSize()) }

@@ -1,0 +1,69 @@
+package walarchive
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pgkeep/pgkeep/repo"
+)
+
+// errStopped: the context ended; the streamer stops cleanly.
+var errStopped = errors.New("receiver stopped")
+
+// Run streams WAL until ctx ends or the stream fails. On cancellation of
+// ctx it stops cleanly (spool fsynced, state file written, a last status
+// update sent) and returns nil. Finished files that an earlier run left in
+// the spool are uploaded alongside the stream. A file that the repository
+// holds with different content ends Run with an error wrapping ErrConflict
+// (the file stays in the spool); other upload failures are retried.
+func (r *Receiver) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("receiver: already running")
+	}
+	defer r.running.Store(false)
+	r.update(func(st *ReceiverStatus) { st.Segment, st.UploadError = "", "" }) // until streaming starts
+	sp, err := openSpool(r.o.SpoolDir)
+	if err != nil {
+		return err
+	}
+	defer sp.close()
+
+	streamCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	up := newUploader(r, sp)
+	upDone := make(chan error, 1)
+	go func() {
+		err := up.run(streamCtx)
+		if err != nil {
+			cancel(err) // stops the stream; Run returns err
+		}
+		upDone <- err
+	}()
+
+	err = r.stream(streamCtx, sp, up)
+	cancel(nil)
+	if upErr := <-upDone; upErr != nil {
+		return errors.Join(upErr, err)
+	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+		return nil // cancelled while connecting: nothing to clean up
+	}
+	return err
+}
+
+// stream connects, finds the start position and streams until ctx ends.
+func (r *Receiver) stream(ctx context.Context, sp *spool, up *uploader) error {
+	sess, err := r.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	s := &streamer{r: r, sp: sp, up: up, conn: sess.conn, histories: map[uint32][]repo.HistoryEntry{}}
+	pos, err := s.startPosition(ctx, sess)
+	if err != nil {
+		return err
+	}
+	r.update(func(st *ReceiverStatus) { st.Start = pos.lsn })
+	r.log.Info("streaming WAL", "server", r.server(), "timeline", pos.tli, "start", pos.lsn)
+	return s.run(ctx, pos)
+}

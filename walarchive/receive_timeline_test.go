@@ -1,0 +1,95 @@
+package walarchive
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/test/harness"
+)
+
+// TestReceiverFollowsPromotion streams from a standby that is promoted: the
+// receiver follows onto timeline 2, archives 00000002.history, the old
+// timeline's last segment as .partial up to the switch point, and the new
+// timeline's segments. It does so while streaming, and when it starts again
+// after the promotion on a spool of timeline 1.
+func TestReceiverFollowsPromotion(t *testing.T) {
+	t.Parallel()
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "streaming", true: "restarted"}[restart], func(t *testing.T) {
+			t.Parallel()
+			testPromotion(t, restart)
+		})
+	}
+}
+
+func testPromotion(t *testing.T, restart bool) {
+	primary := harness.StartPostgres(t, harness.PGOptions{Conf: keepWAL})
+	standby := startStandby(t, primary)
+	e := newRecvEnv(t, standby)
+	o := e.options(t, t.TempDir())
+	o.PartialInterval = 300 * time.Millisecond
+	rr := start(t, o)
+	rr.waitStreaming(t)
+	traffic(t, primary, 2)
+	rr.waitFlushed(t, lsn(t, primary, "SELECT pg_current_wal_flush_lsn()"))
+	if restart {
+		if err := rr.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	standby.Exec(t, "SELECT pg_promote()")
+	if restart {
+		rr = start(t, o)
+	}
+	harness.Wait(t, archiveTimeout, "the receiver to stream timeline 2", func() (bool, error) {
+		return rr.Status().Timeline == 2, nil
+	})
+	e.waitArchived(t, "00000002.history")
+	hist, err := repo.ParseHistory(e.archived(t, "00000002.history"))
+	if err != nil || len(hist) != 1 || hist[0].Parent != 1 {
+		t.Fatalf("00000002.history: %+v, %v", hist, err)
+	}
+	switchAt := hist[0].Switch
+	segSize := e.cluster.WALSegmentSize
+
+	traffic(t, standby, 1)
+	last := standby.QueryString(t, "SELECT pg_walfile_name(pg_switch_wal())")
+	names := segments(t, pg.SegmentOf(2, switchAt, segSize), last, segSize)
+	e.waitArchived(t, names...)
+	e.sameAsServer(t, standby, names...)
+
+	oldLast := pg.SegmentOf(1, switchAt, segSize) + ".partial"
+	e.waitArchived(t, oldLast)
+	partial, first := e.archived(t, oldLast), e.archived(t, names[0])
+	if int64(len(partial)) != int64(switchAt)%segSize || !bytes.Equal(partial, first[:len(partial)]) {
+		t.Errorf("%s has %d bytes, want the %d before the switch point %s, as in %s",
+			oldLast, len(partial), int64(switchAt)%segSize, switchAt, names[0])
+	}
+}
+
+// startStandby clones primary with pg_basebackup -R and starts the copy as
+// a streaming standby.
+func startStandby(t *testing.T, primary *harness.Postgres) *harness.Postgres {
+	t.Helper()
+	dir := filepath.Join(harness.Dir(t), "data")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := harness.PGCommand(ctx, harness.PGBin("pg_basebackup"), "-D", dir, "-R", "-X", "stream",
+		"-c", "fast", "--no-sync", "-h", primary.Host, "-p", strconv.Itoa(primary.Port), "-U", "postgres").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	standby := harness.StartPostgres(t, harness.PGOptions{NoInitdb: true, DataDir: dir, Conf: keepWAL})
+	harness.Wait(t, 20*time.Second, "the standby to stream", func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT status FROM pg_stat_wal_receiver")
+		return v == "streaming", err
+	})
+	return standby
+}

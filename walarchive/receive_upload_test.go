@@ -1,0 +1,99 @@
+package walarchive
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+)
+
+// newTestUploader is an uploader on a memory repository whose receiver
+// streams segment current.
+func newTestUploader(t *testing.T, current string, flushed pg.LSN) (*uploader, *repo.Repo, string) {
+	t.Helper()
+	r, c, dir := setup(t)
+	rc, err := NewReceiver(ReceiverOptions{Repo: r, Cluster: c, SpoolDir: dir, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.update(func(st *ReceiverStatus) { st.Segment, st.Flushed = current, flushed })
+	return newUploader(rc, &spool{dir: dir}), r, dir
+}
+
+func TestUploaderSpool(t *testing.T) {
+	const cur = "000000010000000000000006"
+	u, r, dir := newTestUploader(t, cur, 0)
+	ctx := t.Context()
+	done, conflict := "000000010000000000000004", "000000010000000000000005"
+	for _, name := range []string{done + ".partial", conflict} {
+		if _, _, err := r.PutObject(ctx, repo.WALKey("main", name), fakeSegment(conflict, 42, 1), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, dir, done, fakeSegment(done, 42, 2))
+	write(t, dir, conflict, fakeSegment(conflict, 42, 3))
+	write(t, dir, "00000001000000000000000A.partial", []byte("ended timeline")) // not current: finished
+	write(t, dir, cur+".partial", []byte("being received"))
+
+	err := u.uploadSpool(ctx)
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("uploadSpool: %v, want ErrConflict", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, conflict)); err != nil {
+		t.Errorf("the conflicting segment left the spool: %v", err)
+	}
+	if ok, _ := Exists(ctx, r, "main", done); !ok {
+		t.Errorf("%s not archived", done)
+	}
+	if ok, _ := Exists(ctx, r, "main", done+".partial"); ok {
+		t.Errorf("%s.partial still archived next to the segment", done)
+	}
+	if st := u.r.Status(); st.Archived != 5*segSize {
+		t.Errorf("archived %s, want 0/500000", st.Archived)
+	}
+
+	os.Remove(filepath.Join(dir, conflict))
+	if err := u.uploadSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := (&uploadProbe{t, r}).get("00000001000000000000000A.partial"); string(got) != "ended timeline" {
+		t.Errorf("ended timeline's .partial: %q", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "0*"))
+	if len(files) != 1 || filepath.Base(files[0]) != cur+".partial" {
+		t.Errorf("spool after the uploads: %v", files)
+	}
+}
+
+func TestUploaderPartial(t *testing.T) {
+	const cur = "000000010000000000000006"
+	seg := fakeSegment(cur, 42, 7)
+	u, r, dir := newTestUploader(t, cur, 6*segSize+1000)
+	write(t, dir, cur+".partial", seg[:5000]) // received beyond the flushed 1000
+	if err := u.uploadPartial(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := (&uploadProbe{t, r}).get(cur + ".partial"); !bytes.Equal(got, seg[:1000]) {
+		t.Errorf(".partial has %d bytes, want the 1000 flushed", len(got))
+	}
+	if st := u.r.Status(); st.Archived != 6*segSize+1000 {
+		t.Errorf("archived %s", st.Archived)
+	}
+}
+
+type uploadProbe struct {
+	t *testing.T
+	r *repo.Repo
+}
+
+func (p *uploadProbe) get(name string) []byte {
+	var b bytes.Buffer
+	if _, err := p.r.ReadObject(p.t.Context(), repo.WALKey("main", name), &b); err != nil {
+		p.t.Fatal(err)
+	}
+	return b.Bytes()
+}
