@@ -27,6 +27,10 @@ func TestExampleLoads(t *testing.T) {
 	want.Etcd.Endpoints = []string{"http://127.0.0.1:2379"}
 	want.Archive.Timeout = 60 * time.Second
 	want.Backup.ConfigFiles = []string{}
+	want.Archive.SpoolPath = "/var/spool/pgkeep"
+	want.Archive.QueueMaxMB = 4096
+	want.Retention.Full = 2
+	want.Server.Schedule = Schedule{Full: "0 1 * * 0", Diff: "0 1 * * 1-6", Incr: "0 * * * *", Verify: "30 3 * * *"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example loads as\n%+v\nwant\n%+v", c, want)
 	}

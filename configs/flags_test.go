@@ -32,6 +32,14 @@ func TestFlagNames(t *testing.T) {
 		"repo-azure-key-file", "repo-azure-sas-file", "repo-azure-connection-string-file",
 		"pgdata", "pg-host", "pg-port", "pg-user", "pg-database", "pg-bin",
 		"etcd-endpoints", "etcd-namespace", "archive-timeout", "backup-config-files", "backup-standby", "backup-workers",
+		// Added with the repository server (issue 4).
+		"repo-server-token-file", "repo-server-ca-file", "repo-server-cert-file", "repo-server-key-file",
+		"archive-async", "archive-spool-path", "archive-queue-max-mb", "archive-process-max",
+		"retention-full", "retention-diff", "retention-days",
+		"server-name", "server-listen", "server-tls-cert-file", "server-tls-key-file", "server-client-ca-file",
+		"server-token-file", "server-spool-path", "server-stream", "server-slot", "server-application-name",
+		"server-synchronous", "server-partial-interval", "server-lease-ttl",
+		"server-schedule-full", "server-schedule-diff", "server-schedule-incr", "server-schedule-verify",
 	}
 	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
 	Bind(fs, AllKeys()...)

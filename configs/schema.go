@@ -23,6 +23,9 @@ type Config struct {
 	Etcd     Etcd    `yaml:"etcd"`
 	Archive  Archive `yaml:"archive"`
 	Backup   Backup  `yaml:"backup"`
+	// Retention is what expire keeps, from the command line or after each scheduled backup.
+	Retention Retention `yaml:"retention"`
+	Server    Server    `yaml:"server"`
 }
 
 // Repo selects and configures the repository that holds backups and WAL.
@@ -35,6 +38,13 @@ type Repo struct {
 	// CipherPass is the encryption passphrase: from PGKEEP_REPO_CIPHER_PASS, else CipherPassFile.
 	CipherPass Secret `yaml:"cipher-pass"`
 	Server     string `yaml:"server" usage:"server: URL of a pgkeep server repository API"`
+	// ServerTokenFile holds the bearer token sent to the repository API.
+	ServerTokenFile string `yaml:"server-token-file" usage:"server: file holding the bearer token for the repository API"`
+	// ServerToken is from PGKEEP_REPO_SERVER_TOKEN, else ServerTokenFile.
+	ServerToken    Secret `yaml:"server-token"`
+	ServerCAFile   string `yaml:"server-ca-file" usage:"server: CA certificate (PEM) that signed the repository API's certificate"`
+	ServerCertFile string `yaml:"server-cert-file" usage:"server: client certificate (PEM) for the repository API"`
+	ServerKeyFile  string `yaml:"server-key-file" usage:"server: private key (PEM) of the client certificate"`
 	Azure      Azure  `yaml:"azure"`
 }
 
@@ -76,6 +86,55 @@ type Etcd struct {
 type Archive struct {
 	// Timeout is how long check and backup wait for a WAL segment to arrive in the repository.
 	Timeout time.Duration `yaml:"timeout" usage:"how long check and backup wait for WAL to arrive"`
+	// Async makes archive-push return once the file is in the local spool; a background
+	// process uploads spooled files in parallel batches.
+	Async bool `yaml:"async" usage:"archive-push returns once the WAL file is in the local spool; a background process uploads it"`
+	// SpoolPath is the async spool directory (on the database host, outside PGDATA).
+	SpoolPath string `yaml:"spool-path" usage:"async archive-push: the local spool directory"`
+	// QueueMaxMB is how much WAL the async spool may hold before archive-push fails.
+	QueueMaxMB int `yaml:"queue-max-mb" usage:"async archive-push: fail the push when the spool holds this many MB (0: no limit)"`
+	// ProcessMax is the number of parallel uploads of the async uploader.
+	ProcessMax int `yaml:"process-max" usage:"async archive-push: parallel uploads"`
+}
+
+// Retention says which backups expire keeps. Zero means no rule of that kind.
+type Retention struct {
+	Full int `yaml:"full" usage:"keep the newest N full backups (and their diff/incr backups)"`
+	Diff int `yaml:"diff" usage:"keep the newest N diff backups (and their incr backups)"`
+	Days int `yaml:"days" usage:"keep every backup needed to restore to any time in the last D days"`
+}
+
+// Server configures the repository daemon, pgkeep server.
+type Server struct {
+	// Name identifies this server among the cluster's servers (default: the host name).
+	Name string `yaml:"name" usage:"server: this server's name among the cluster's servers (default: host name)"`
+	// Listen is the repository API's address; empty turns the API off.
+	Listen       string `yaml:"listen" usage:"server: address of the repository API, /status and /metrics (empty: off)"`
+	TLSCertFile  string `yaml:"tls-cert-file" usage:"server: TLS certificate (PEM) of the API; without it the API speaks plain HTTP"`
+	TLSKeyFile   string `yaml:"tls-key-file" usage:"server: TLS private key (PEM) of the API"`
+	ClientCAFile string `yaml:"client-ca-file" usage:"server: CA (PEM) whose client certificates the API accepts"`
+	TokenFile    string `yaml:"token-file" usage:"server: file holding the bearer token the API accepts"`
+	// Token is from PGKEEP_SERVER_TOKEN, else TokenFile.
+	Token Secret `yaml:"token"`
+	// SpoolPath is the streaming receiver's spool.
+	SpoolPath string `yaml:"spool-path" usage:"server: the WAL receiver's local spool directory"`
+	// Stream turns the streaming receiver on.
+	Stream          bool          `yaml:"stream" usage:"server: stream WAL from the leader over a replication connection"`
+	Slot            string        `yaml:"slot" usage:"server: physical replication slot of the receiver"`
+	ApplicationName string        `yaml:"application-name" usage:"server: application_name of the receiver (for synchronous_standby_names)"`
+	Synchronous     bool          `yaml:"synchronous" usage:"server: fsync each batch of WAL and report it flushed at once (synchronous standby)"`
+	PartialInterval time.Duration `yaml:"partial-interval" usage:"server: how often the unfinished segment is uploaded as .partial"`
+	// LeaseTTL is the etcd lease that makes one server of a cluster active.
+	LeaseTTL time.Duration `yaml:"lease-ttl" usage:"server: etcd lease TTL of the active server; a standby takes over within it"`
+	Schedule Schedule      `yaml:"schedule"`
+}
+
+// Schedule holds cron expressions (minute hour day-of-month month day-of-week); empty: never.
+type Schedule struct {
+	Full   string `yaml:"full" usage:"server: cron schedule of full backups"`
+	Diff   string `yaml:"diff" usage:"server: cron schedule of diff backups"`
+	Incr   string `yaml:"incr" usage:"server: cron schedule of incr backups"`
+	Verify string `yaml:"verify" usage:"server: cron schedule of verify"`
 }
 
 // Backup configures base backups.
@@ -127,7 +186,16 @@ func Defaults() *Config {
 			Bin:      "/usr/lib/postgresql/15/bin",
 		},
 		Etcd:    Etcd{Namespace: "/service"},
-		Archive: Archive{Timeout: 60 * time.Second},
+		Archive: Archive{Timeout: 60 * time.Second, ProcessMax: 2},
+		Server: Server{
+			Listen:          "127.0.0.1:8432",
+			SpoolPath:       "/var/lib/pgkeep/spool",
+			Stream:          true,
+			Slot:            "pgkeep",
+			ApplicationName: "pgkeep",
+			PartialInterval: 10 * time.Second,
+			LeaseTTL:        15 * time.Second,
+		},
 	}
 }
 

@@ -6,19 +6,23 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/pgkeep/pgkeep/internal/cron"
 )
 
 var (
 	clusterName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	azureAccount   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 	azureContainer = regexp.MustCompile(`^[a-z0-9](-?[a-z0-9])+$`)
+	slotName       = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 )
 
 // Validate checks every setting and the combinations between them, and returns the first
 // problem as a *Error naming the key. Settings only some commands need are checked by the
 // Require methods.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate, c.Backup.validate} {
+	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate, c.Backup.validate, c.Retention.validate, c.Server.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -147,8 +151,68 @@ func (e *Etcd) validate() error {
 }
 
 func (a *Archive) validate() error {
-	if a.Timeout <= 0 {
+	switch {
+	case a.Timeout <= 0:
 		return invalid("archive.timeout", "must be positive, got %s", a.Timeout)
+	case a.QueueMaxMB < 0:
+		return invalid("archive.queue-max-mb", "%d is negative", a.QueueMaxMB)
+	case a.ProcessMax < 1 || a.ProcessMax > 64:
+		return invalid("archive.process-max", "%d out of range 1-64", a.ProcessMax)
+	case a.Async && a.SpoolPath == "":
+		return invalid("archive.spool-path", "required for archive.async")
+	case a.SpoolPath != "" && !strings.HasPrefix(a.SpoolPath, "/"):
+		return invalid("archive.spool-path", "%q is not an absolute path", a.SpoolPath)
+	}
+	return nil
+}
+
+func (r *Retention) validate() error {
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"retention.full", r.Full}, {"retention.diff", r.Diff}, {"retention.days", r.Days}} {
+		if v.n < 0 {
+			return invalid(v.key, "%d is negative", v.n)
+		}
+	}
+	return nil
+}
+
+// Any reports whether at least one retention rule is set.
+func (r Retention) Any() bool { return r.Full > 0 || r.Diff > 0 || r.Days > 0 }
+
+func (s *Server) validate() error {
+	if s.Listen != "" {
+		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+			return invalid("server.listen", "%q is not host:port", s.Listen)
+		}
+	}
+	switch {
+	case (s.TLSCertFile == "") != (s.TLSKeyFile == ""):
+		return invalid("server.tls-cert-file", "give both server.tls-cert-file and server.tls-key-file, or neither")
+	case s.ClientCAFile != "" && s.TLSCertFile == "":
+		return invalid("server.client-ca-file", "client certificates need TLS: set server.tls-cert-file and server.tls-key-file")
+	case !slotName.MatchString(s.Slot):
+		return invalid("server.slot", "%q is not a valid replication slot name (1-63 of a-z, 0-9 and _)", s.Slot)
+	case s.ApplicationName == "":
+		return invalid("server.application-name", "must not be empty")
+	case s.PartialInterval <= 0:
+		return invalid("server.partial-interval", "must be positive, got %s", s.PartialInterval)
+	case s.LeaseTTL < 2*time.Second:
+		return invalid("server.lease-ttl", "must be at least 2s, got %s", s.LeaseTTL)
+	case s.SpoolPath == "" || !strings.HasPrefix(s.SpoolPath, "/"):
+		return invalid("server.spool-path", "%q is not an absolute path", s.SpoolPath)
+	}
+	for _, e := range []struct{ key, expr string }{
+		{"server.schedule.full", s.Schedule.Full}, {"server.schedule.diff", s.Schedule.Diff},
+		{"server.schedule.incr", s.Schedule.Incr}, {"server.schedule.verify", s.Schedule.Verify},
+	} {
+		if e.expr == "" {
+			continue
+		}
+		if _, err := cron.Parse(e.expr); err != nil {
+			return invalid(e.key, "%v", err)
+		}
 	}
 	return nil
 }

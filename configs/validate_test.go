@@ -83,6 +83,28 @@ func TestValidate(t *testing.T) {
 		{"etcd namespace", func(c *Config) { c.Etcd.Namespace = "service" }, `etcd.namespace: "service" must start with '/'`},
 		{"archive timeout", func(c *Config) { c.Archive.Timeout = 0 }, "archive.timeout: must be positive, got 0s"},
 		{"archive timeout negative", func(c *Config) { c.Archive.Timeout = -time.Second }, "archive.timeout: must be positive, got -1s"},
+		{"async without spool", func(c *Config) { c.Archive.Async = true }, "archive.spool-path: required for archive.async"},
+		{"async spool relative", func(c *Config) { c.Archive.Async, c.Archive.SpoolPath = true, "spool" },
+			`archive.spool-path: "spool" is not an absolute path`},
+		{"async", func(c *Config) { c.Archive.Async, c.Archive.SpoolPath = true, "/var/spool/pgkeep" }, ""},
+		{"queue max", func(c *Config) { c.Archive.QueueMaxMB = -1 }, "archive.queue-max-mb: -1 is negative"},
+		{"process max", func(c *Config) { c.Archive.ProcessMax = 0 }, "archive.process-max: 0 out of range 1-64"},
+		{"retention", func(c *Config) { c.Retention.Days = -3 }, "retention.days: -3 is negative"},
+		{"server listen", func(c *Config) { c.Server.Listen = "8432" }, `server.listen: "8432" is not host:port`},
+		{"server no listen", func(c *Config) { c.Server.Listen = "" }, ""},
+		{"server half TLS", func(c *Config) { c.Server.TLSKeyFile = "/k.pem" }, "server.tls-cert-file: give both"},
+		{"server client CA without TLS", func(c *Config) { c.Server.ClientCAFile = "/ca.pem" },
+			"server.client-ca-file: client certificates need TLS"},
+		{"server slot", func(c *Config) { c.Server.Slot = "Pg-Keep" },
+			`server.slot: "Pg-Keep" is not a valid replication slot name`},
+		{"server partial interval", func(c *Config) { c.Server.PartialInterval = 0 }, "server.partial-interval: must be positive"},
+		{"server lease", func(c *Config) { c.Server.LeaseTTL = time.Second }, "server.lease-ttl: must be at least 2s, got 1s"},
+		{"server spool", func(c *Config) { c.Server.SpoolPath = "spool" }, `server.spool-path: "spool" is not an absolute path`},
+		{"server schedule", func(c *Config) { c.Server.Schedule.Incr = "0 * * *" },
+			`server.schedule.incr: cron "0 * * *": want 5 fields`},
+		{"server schedules", func(c *Config) {
+			c.Server.Schedule = Schedule{Full: "0 1 * * sun", Diff: "0 1 * * 1-6", Incr: "@hourly", Verify: "@every 1h"}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,17 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgkeep/pgkeep/configs"
 	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
-type expireOptions struct {
-	ret    repo.Retention
-	dryRun bool
-}
-
 func newExpireCommand(g *globals) *cobra.Command {
-	o := &expireOptions{}
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "expire [--retention-full N] [--retention-diff N] [--retention-days D] [--dry-run]",
 		Short: "Remove backups and WAL that the retention rules no longer keep",
@@ -30,17 +26,19 @@ under the cluster's lock (it waits for no backup: a running one makes it fail).
 With several rules, a backup goes when a count rule expires it and the days rule
 does not need it; a backup that a kept backup references always stays. WAL older
 than the start of the oldest kept backup goes; history files stay. --dry-run lists
-what would go and changes nothing.`,
+what would go and changes nothing. The rules may also come from the config file
+(retention: full/diff/days) or PGKEEP_RETENTION_FULL and friends.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.ret.Full < 0 || o.ret.Diff < 0 || o.ret.Days < 0 {
-				return usageError{errors.New("expire: retention counts must not be negative")}
+			cfg, err := g.loadCluster()
+			if err != nil {
+				return err
 			}
-			if o.ret == (repo.Retention{}) {
+			if !cfg.Retention.Any() {
 				return usageError{errors.New("expire: nothing to do without a retention rule: give --retention-full, --retention-diff or --retention-days")}
 			}
 			ctx := cmd.Context()
-			cfg, r, c, err := g.openClusterRepo(ctx)
+			r, c, err := openCluster(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -49,7 +47,7 @@ what would go and changes nothing.`,
 				return err
 			}
 			defer done()
-			res, err := r.Expire(ctx, c, o.ret, repo.ExpireOptions{DryRun: o.dryRun, Locker: lock})
+			res, err := r.Expire(ctx, c, retention(cfg), repo.ExpireOptions{DryRun: dryRun, Locker: lock})
 			if res != nil && err == nil {
 				if cfg.Output == "json" {
 					return writeJSON(cmd, res)
@@ -59,11 +57,13 @@ what would go and changes nothing.`,
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&o.ret.Full, "retention-full", 0, "keep the newest N full backups (and their diff/incr backups)")
-	cmd.Flags().IntVar(&o.ret.Diff, "retention-diff", 0, "keep the newest N diff backups (and their incr backups)")
-	cmd.Flags().IntVar(&o.ret.Days, "retention-days", 0, "keep every backup needed to restore to any time in the last D days")
-	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be removed, change nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed, change nothing")
 	return cmd
+}
+
+// retention is the configured retention rules.
+func retention(cfg *configs.Config) repo.Retention {
+	return repo.Retention{Full: cfg.Retention.Full, Diff: cfg.Retention.Diff, Days: cfg.Retention.Days}
 }
 
 func printExpire(w io.Writer, res *repo.ExpireResult) {
