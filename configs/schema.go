@@ -45,7 +45,7 @@ type Repo struct {
 	ServerCAFile   string `yaml:"server-ca-file" usage:"server: CA certificate (PEM) that signed the repository API's certificate"`
 	ServerCertFile string `yaml:"server-cert-file" usage:"server: client certificate (PEM) for the repository API"`
 	ServerKeyFile  string `yaml:"server-key-file" usage:"server: private key (PEM) of the client certificate"`
-	Azure      Azure  `yaml:"azure"`
+	Azure          Azure  `yaml:"azure"`
 }
 
 // Azure configures an Azure Blob Storage repository. Without a key, SAS or connection string,
