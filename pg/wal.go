@@ -13,6 +13,17 @@ type LSN uint64
 
 func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint32(l)) }
 
+// MarshalText writes the LSN in PostgreSQL's notation, so JSON shows
+// "16/B374D848" as psql does.
+func (l LSN) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText parses PostgreSQL's notation.
+func (l *LSN) UnmarshalText(b []byte) error {
+	v, err := ParseLSN(string(b))
+	*l = v
+	return err
+}
+
 // ParseLSN parses PostgreSQL's "X/X" notation.
 func ParseLSN(s string) (LSN, error) {
 	var hi, lo uint32

@@ -110,7 +110,14 @@ type verifier struct {
 func (v *verifier) add(p Problem) { v.rep.Problems = append(v.rep.Problems, p) }
 
 // clusterFiles are the objects directly under <cluster>/ that pgkeep writes.
-var clusterFiles = []string{"cluster.json", "catalog", "lock", "lock.takeover"}
+var clusterFiles = []string{"cluster.json", "catalog", "lock", "lock.takeover", verifyRecordFile}
+
+// verifyRecordFile is where pgkeep server records its last scheduled verify.
+const verifyRecordFile = "server/verify.json"
+
+// VerifyRecordKey is the object in which pgkeep server records its last
+// scheduled verify, so that every server of the cluster knows when it ran.
+func VerifyRecordKey(cluster string) string { return cluster + "/" + verifyRecordFile }
 
 // inventory lists the cluster's objects and sorts them by kind.
 func (v *verifier) inventory(ctx context.Context) error {
@@ -456,12 +463,12 @@ func parallel(ctx context.Context, workers, n int, fn func(i int)) {
 // the oldest backup whose recovery reaches the timeline to the furthest
 // point any backup's recovery reaches on it.
 type TimelineWindow struct {
-	Timeline  uint32
-	Oldest    string // the backup the window starts with
-	StartTime time.Time
-	StartLSN  pg.LSN
-	EndTime   time.Time
-	EndLSN    pg.LSN
+	Timeline  uint32    `json:"timeline"`
+	Oldest    string    `json:"oldest"` // the backup the window starts with
+	StartTime time.Time `json:"start-time"`
+	StartLSN  pg.LSN    `json:"start-lsn"`
+	EndTime   time.Time `json:"end-time"`
+	EndLSN    pg.LSN    `json:"end-lsn"`
 }
 
 // RecoveryWindows returns the window of every timeline, of the archive or

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/pgkeep/pgkeep/pg"
@@ -20,32 +21,36 @@ var ErrNotFound = errors.New("not in the archive")
 // only complete and verified. A file absent from the archive wraps
 // ErrNotFound; anything else (damage, unreachable storage, unknown cluster)
 // is another error, never ErrNotFound.
+//
+// A segment that is absent while the streaming receiver's <segment>.partial
+// is archived is restored from the partial, zero-filled to the segment
+// size: it holds the newest streamed WAL (the last acknowledged commits of
+// a synchronous archive), and recovery stops where it ends.
 func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
-	if _, err := pg.ParseWALName(name); err != nil {
-		return fmt.Errorf("get %s: %w", name, err)
-	}
-	key := repo.WALKey(cluster, name)
-	tmp := dest + ".pgkeep-tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	w, err := pg.ParseWALName(name)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", name, err)
 	}
+	tmp := dest + ".pgkeep-tmp"
 	defer os.Remove(tmp) // after a successful rename this finds nothing
-	bw := bufio.NewWriterSize(f, 1<<20)
-	_, err = r.ReadObject(ctx, key, bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Tell "not archived" from "wrong cluster": the latter must never
 		// look like the end of the archive.
-		if _, cerr := r.Cluster(ctx, cluster); cerr != nil {
+		c, cerr := r.Cluster(ctx, cluster)
+		if cerr != nil {
 			return fmt.Errorf("get %s: %w", name, cerr)
 		}
-		return fmt.Errorf("get %s: %w", name, ErrNotFound)
+		if w.Kind != pg.KindSegment {
+			return fmt.Errorf("get %s: %w", name, ErrNotFound)
+		}
+		err = fetch(ctx, r, repo.WALKey(cluster, name+".partial"), tmp, c.WALSegmentSize)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("get %s: %w", name, ErrNotFound)
+		}
+		if err == nil {
+			slog.Info("restored from the streamed partial segment: recovery ends in it", "wal", name+".partial")
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("get %s: %w", name, err)
@@ -54,6 +59,30 @@ func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
 		return fmt.Errorf("get %s: %w", name, err)
 	}
 	return nil
+}
+
+// fetch decodes and verifies the object under key into the file tmp,
+// zero-filled to size when size is larger than the object.
+func fetch(ctx context.Context, r *repo.Repo, key, tmp string, size int64) error {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	_, err = r.ReadObject(ctx, key, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && size > 0 {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil && st.Size() < size {
+			err = f.Truncate(size)
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Exists reports whether WAL file name is archived.

@@ -119,6 +119,9 @@ func (r *Receiver) Status() ReceiverStatus {
 	return st
 }
 
+// Options returns the receiver's options, defaults filled in.
+func (r *Receiver) Options() ReceiverOptions { return r.o }
+
 // update changes the status under the lock.
 func (r *Receiver) update(fn func(st *ReceiverStatus)) {
 	r.mu.Lock()

@@ -69,6 +69,7 @@ environment variables and flags, in increasing precedence.`,
 		newRestoreCommand(g),
 		newExpireCommand(g),
 		newVerifyCommand(g),
+		newServerCommand(g),
 	)
 	return root
 }

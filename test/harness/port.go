@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"testing"
 )
 
 // handedOut remembers the ports given out by this process, so that two
@@ -35,4 +36,15 @@ func freePort() (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("find a free port: every probe returned a port already handed out")
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a server the test starts itself.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
