@@ -3,6 +3,7 @@ package walarchive
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/pgkeep/pgkeep/repo"
 )
@@ -45,10 +46,29 @@ func (r *Receiver) Run(ctx context.Context) error {
 	if upErr := <-upDone; upErr != nil {
 		return errors.Join(upErr, err)
 	}
+	r.uploadLast(ctx, up)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
 		return nil // cancelled while connecting: nothing to clean up
 	}
 	return err
+}
+
+// finalUploadTimeout bounds the last upload when a stream ends.
+const finalUploadTimeout = 30 * time.Second
+
+// uploadLast puts what the spool holds durably into the repository when
+// the stream ended, for whatever reason: after the server died, no later
+// partial interval would upload the last acknowledged WAL.
+func (r *Receiver) uploadLast(ctx context.Context, up *uploader) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalUploadTimeout)
+	defer cancel()
+	err := up.uploadSpool(ctx)
+	if err == nil {
+		err = up.uploadPartial(ctx)
+	}
+	if err != nil {
+		r.log.Warn("last upload after the stream ended failed; the WAL stays in the spool", "err", err)
+	}
 }
 
 // stream connects, finds the start position and streams until ctx ends.

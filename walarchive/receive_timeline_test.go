@@ -2,9 +2,6 @@ package walarchive
 
 import (
 	"bytes"
-	"context"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,7 +27,7 @@ func TestReceiverFollowsPromotion(t *testing.T) {
 
 func testPromotion(t *testing.T, restart bool) {
 	primary := harness.StartPostgres(t, harness.PGOptions{Conf: keepWAL})
-	standby := startStandby(t, primary)
+	standby := harness.StartStandby(t, primary, keepWAL)
 	e := newRecvEnv(t, standby)
 	o := e.options(t, t.TempDir())
 	o.PartialInterval = 300 * time.Millisecond
@@ -72,24 +69,4 @@ func testPromotion(t *testing.T, restart bool) {
 		t.Errorf("%s has %d bytes, want the %d before the switch point %s, as in %s",
 			oldLast, len(partial), int64(switchAt)%segSize, switchAt, names[0])
 	}
-}
-
-// startStandby clones primary with pg_basebackup -R and starts the copy as
-// a streaming standby.
-func startStandby(t *testing.T, primary *harness.Postgres) *harness.Postgres {
-	t.Helper()
-	dir := filepath.Join(harness.Dir(t), "data")
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	out, err := harness.PGCommand(ctx, harness.PGBin("pg_basebackup"), "-D", dir, "-R", "-X", "stream",
-		"-c", "fast", "--no-sync", "-h", primary.Host, "-p", strconv.Itoa(primary.Port), "-U", "postgres").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pg_basebackup: %v\n%s", err, out)
-	}
-	standby := harness.StartPostgres(t, harness.PGOptions{NoInitdb: true, DataDir: dir, Conf: keepWAL})
-	harness.Wait(t, 20*time.Second, "the standby to stream", func() (bool, error) {
-		v, err := standby.TryQueryString(t.Context(), "SELECT status FROM pg_stat_wal_receiver")
-		return v == "streaming", err
-	})
-	return standby
 }

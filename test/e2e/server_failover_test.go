@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/test/harness"
+)
+
+// When the leader key moves to a promoted replica, the server follows it
+// onto the new timeline; a PITR restore to a point after the switch, from
+// streamed WAL only (no archive_command anywhere), has exactly the rows
+// committed before that point.
+func TestServerFollowsLeaderChange(t *testing.T) {
+	etcd := harness.StartEtcd(t)
+	c := streamingCluster(t, posixRepo(t), nil)
+	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
+	putLeader(t, etcd, "pg-a", c.pg.Port)
+	s := startServer(t, c, "follow", etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
+	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
+		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
+		return v == "1", err
+	})
+	c.backup(t, "full")
+	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	flushed := c.pg.QueryString(t, "SELECT pg_current_wal_flush_lsn()")
+	harness.Wait(t, 20*time.Second, "the standby to replay "+flushed, func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", flushed)
+		return v == "true" || v == "t", err
+	})
+
+	// Failover as a controller does it: fence the old primary, promote, move the key.
+	c.pg.Stop(t)
+	standby.Exec(t, "SELECT pg_promote()")
+	harness.Wait(t, 20*time.Second, "the promotion", func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT pg_is_in_recovery()")
+		return v == "false" || v == "f", err
+	})
+	putLeader(t, etcd, "pg-b", standby.Port)
+	standby.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
+	standby.Exec(t, "SELECT pg_create_restore_point('after_switch')")
+	standby.Exec(t, "INSERT INTO marks SELECT generate_series(201, 300)")
+	standby.Exec(t, "SELECT pg_switch_wal()")
+	target, err := pg.ParseLSN(standby.QueryString(t, "SELECT pg_current_wal_flush_lsn()"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.Wait(t, 30*time.Second, "the server to archive timeline 2 up to "+target.String(), func() (bool, error) {
+		st, err := s.status(t)
+		return err == nil && st.Stream != nil && st.Stream.Timeline == 2 && st.Stream.Archived >= target, nil
+	})
+	st, _ := s.status(t)
+	if st.Leader == nil || st.Leader.Member != "pg-b" {
+		t.Fatalf("status leader %+v, want pg-b", st.Leader)
+	}
+	if !strings.Contains(s.metrics(t), "pgkeep_stream_reconnects_total 1") {
+		t.Errorf("one reconnect expected in the metrics")
+	}
+
+	copy := c.restoreAndStart(t, "--target-name", "after_switch")
+	if err := isPrefix(ids(t, copy), 200); err != nil {
+		t.Fatalf("restore to after_switch on timeline 2: %v", err)
+	}
+	s.stop(t)
+}
