@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
@@ -39,18 +38,11 @@ type PushResult struct {
 // and changes nothing.
 func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path string, log *slog.Logger) (PushResult, error) {
 	name := filepath.Base(path)
-	w, err := pg.ParseWALName(name)
-	if err != nil {
-		return PushResult{}, fmt.Errorf("push %s: %w: %v", path, ErrNotWAL, err)
-	}
-	f, err := os.Open(path)
+	f, err := OpenWAL(path, cluster)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", name, err)
 	}
 	defer f.Close()
-	if err := validate(w, f, cluster); err != nil {
-		return PushResult{}, fmt.Errorf("push %s: %w: %v", name, ErrNotWAL, err)
-	}
 	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name)}
 	res.Digest, res.Size, err = r.PutStream(ctx, res.Key, io.NewSectionReader(f, 0, 1<<40), true)
 	if err == nil {

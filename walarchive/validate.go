@@ -5,10 +5,32 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 )
+
+// OpenWAL opens the WAL file at path for reading after checking that it is
+// WAL of cluster c, named as it says (see validate): the checks every
+// archive-push makes before a file is accepted, synchronous or into the
+// async spool. A file that fails them gives an error wrapping ErrNotWAL.
+// The caller closes the file.
+func OpenWAL(path string, c *repo.ClusterInfo) (*os.File, error) {
+	w, err := pg.ParseWALName(filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotWAL, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(w, f, c); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %v", ErrNotWAL, err)
+	}
+	return f, nil
+}
 
 // validate checks that the file is what its name says, for this cluster:
 // a text file for .history and .backup files; for segments the size and
