@@ -173,6 +173,7 @@ func (s *Server) runActive(ctx context.Context) {
 		defer wg.Done()
 		s.schedule(ctx)
 	}()
+	<-ctx.Done() // active until stopped or the lease is lost, with or without work
 	wg.Wait()
 	s.log.Info("no longer active")
 }
