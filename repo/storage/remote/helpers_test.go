@@ -61,12 +61,19 @@ func startServer(t *testing.T, backend storage.Storage, opts remote.HandlerOptio
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
-	srv := httptest.NewUnstartedServer(remote.NewHandler(backend, opts))
-	srv.TLS = tlsCfg
+	srv := startTLS(t, remote.NewHandler(backend, opts), tlsCfg)
+	return &testServer{Server: srv, pki: p, backend: backend}
+}
+
+// startTLS serves h over TLS with cfg on a loopback port.
+func startTLS(t *testing.T, h http.Handler, cfg *tls.Config) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = cfg
 	srv.Config.ErrorLog = slog.NewLogLogger(quiet.Handler(), slog.LevelError)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, pki: p, backend: backend}
+	return srv
 }
 
 // client opens a client of the server; cfg.URL and cfg.CAFile default to
@@ -99,7 +106,7 @@ func (ts *testServer) rawClient(t *testing.T, certFile, keyFile string) *http.Cl
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	tr := &http.Transport{TLSClientConfig: cfg}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -51,7 +51,10 @@ func clientTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client certificate %s, key %s: %w", certFile, keyFile, err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		// Present it whenever asked, also to a server whose CA list does
+		// not name its issuer: the server's refusal says more than a
+		// request without a certificate.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	case certFile != "" || keyFile != "":
 		return nil, errors.New("a client certificate needs both its certificate and its key file")
 	}
