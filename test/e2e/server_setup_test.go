@@ -20,6 +20,7 @@ import (
 
 // serverProc is a running pgkeep server.
 type serverProc struct {
+	env    []string // the repository's secrets
 	name   string
 	url    string
 	config string
@@ -57,6 +58,7 @@ func startServer(t *testing.T, c *cluster, name, extra string) *serverProc {
 	}
 	port := harness.FreePort(t)
 	s := &serverProc{
+		env:    c.env,
 		name:   name,
 		url:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		config: filepath.Join(dir, "server.yaml"),
@@ -96,6 +98,7 @@ func (s *serverProc) start(t *testing.T) {
 	}
 	defer logf.Close()
 	s.cmd = harness.PGCommand(t.Context(), pgkeepBin, "--config", s.config, "server")
+	s.cmd.Env = append(s.cmd.Environ(), s.env...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.Cancel = func() error { return s.cmd.Process.Kill() }
 	if err := s.cmd.Start(); err != nil {
