@@ -164,5 +164,32 @@ func TestServerSchedules(t *testing.T) {
 	if r := c.run(t, "verify"); r.code != 0 {
 		t.Fatalf("verify after scheduled backups and expires: %s", r)
 	}
+
+	// A failing run (the database is down) is counted and retried.
+	c.pg.Stop(t)
+	failures := func() float64 {
+		var n float64
+		for _, line := range strings.Split(s.metrics(t), "\n") {
+			if strings.HasPrefix(line, `pgkeep_job_runs_total{job="incr",result="failure"} `) ||
+				strings.HasPrefix(line, `pgkeep_job_runs_total{job="full",result="failure"} `) {
+				var f float64
+				fmt.Sscan(strings.Fields(line)[1], &f)
+				n += f
+			}
+		}
+		return n
+	}
+	harness.Wait(t, 30*time.Second, "a failed scheduled backup in the metrics", func() (bool, error) {
+		return failures() >= 1, nil
+	})
+	st, _ = s.status(t)
+	if st.Jobs["incr"].LastError == "" && st.Jobs["full"].LastError == "" {
+		t.Fatalf("status shows no error while the database is down: %+v", st.Jobs)
+	}
+	before := runs("incr") + runs("full")
+	c.pg.Start(t)
+	harness.Wait(t, 60*time.Second, "the retried backup to succeed", func() (bool, error) {
+		return runs("incr")+runs("full") > before, nil
+	})
 	s.stop(t)
 }
