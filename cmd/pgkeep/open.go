@@ -14,6 +14,7 @@ import (
 	"github.com/pgkeep/pgkeep/repo/storage"
 	"github.com/pgkeep/pgkeep/repo/storage/azure"
 	"github.com/pgkeep/pgkeep/repo/storage/posix"
+	"github.com/pgkeep/pgkeep/repo/storage/remote"
 	"github.com/pgkeep/pgkeep/repo/storage/retry"
 )
 
@@ -40,8 +41,21 @@ func openStorage(ctx context.Context, cfg *configs.Config) (storage.Storage, err
 			return nil, err
 		}
 		return s, nil // azblob retries each request itself
+	case configs.RepoServer:
+		r := cfg.Repo
+		s, err := remote.New(ctx, remote.Config{
+			URL:      r.Server,
+			Token:    r.ServerToken.Reveal(),
+			CAFile:   r.ServerCAFile,
+			CertFile: r.ServerCertFile,
+			KeyFile:  r.ServerKeyFile,
+		})
+		if err != nil {
+			return nil, usageError{err} // New only checks the settings and loads files
+		}
+		return retry.New(s, retry.Options{Attempts: 3}), nil
 	}
-	return nil, usageError{fmt.Errorf("repo.type %s: the repository API client is not available yet", cfg.Repo.Type)}
+	return nil, usageError{fmt.Errorf("repo.type %q: unknown repository type", cfg.Repo.Type)}
 }
 
 func repoOptions(cfg *configs.Config, s storage.Storage) (repo.Options, error) {
