@@ -1,0 +1,148 @@
+package asyncpush
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pgkeep/pgkeep/walarchive"
+)
+
+// jobResult is what one upload job reports.
+type jobResult struct {
+	name  string
+	err   error
+	ahead bool // err is from the look-ahead, before the file was spooled
+}
+
+// start runs one job: with ahead, first spool name from pg_wal; then
+// upload it.
+func (w *session) start(ctx context.Context, name string, ahead bool) {
+	w.busy[name] = true
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		r := jobResult{name: name}
+		spooled := true
+		if ahead {
+			spooled, r.err = w.spoolAhead(name)
+			r.ahead = r.err != nil
+		}
+		if spooled && r.err == nil {
+			r.err = w.upload(ctx, name)
+		}
+		w.results <- r
+	}()
+}
+
+// upload archives the spooled file name and, once it is durable in the
+// repository, records it in done/ and removes it from the spool.
+func (w *session) upload(ctx context.Context, name string) error {
+	path := w.s.path(name)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed by hand, or uploaded by a look-ahead job a moment ago
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size, sum, err := hashFile(f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := walarchive.Push(ctx, w.repo, w.cluster, path, w.u.Log)
+	if err != nil {
+		return err
+	}
+	if err := w.s.writeMarker(doneDir, name, doneMarker{Size: size, SHA256: sum, Archived: w.now()}); err != nil {
+		w.u.Log.Warn("cannot write the done marker", "wal", name, "err", err)
+	}
+	if err := w.s.removeMarker(errorDir, name); err != nil {
+		w.u.Log.Warn("cannot clear the error marker", "wal", name, "err", err)
+	}
+	// A push may have renamed the same content over it meanwhile: remove
+	// only the file uploaded; another is uploaded (again, harmlessly) next.
+	if cur, err := os.Stat(path); err == nil && os.SameFile(cur, fi) {
+		if err := os.Remove(path); err != nil {
+			w.u.Log.Warn("cannot remove the archived file from the spool", "wal", name, "err", err)
+		}
+	}
+	w.u.Log.Info("archived", "wal", name, "bytes", res.Size, "already", res.Already, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// finish takes the result of a job.
+func (w *session) finish(r jobResult) {
+	delete(w.busy, r.name)
+	now := w.now()
+	switch {
+	case r.err == nil:
+		delete(w.retry, r.name)
+		delete(w.skipAhead, r.name)
+	case errors.Is(r.err, context.Canceled):
+		// shutting down
+	case r.ahead:
+		w.u.Log.Info("look-ahead skipped a file; archive-push will spool it", "wal", r.name, "err", r.err)
+		w.skipAhead[r.name] = now.Add(permanentRetry)
+	default:
+		st := w.retry[r.name]
+		if st == nil {
+			st = &retryState{}
+			w.retry[r.name] = st
+		}
+		w.failed(r.name, st, r.err, now)
+	}
+}
+
+// failed notes a failed attempt for file (a spooled WAL file, or
+// uploaderName for the repository itself), schedules the next one, and
+// records the failure in the spool once it repeats or retrying cannot help.
+func (w *session) failed(file string, st *retryState, err error, now time.Time) {
+	if st.attempts == 0 {
+		st.since = now
+	}
+	st.attempts++
+	st.permanent = errors.Is(err, walarchive.ErrConflict) || errors.Is(err, walarchive.ErrNotWAL)
+	st.next = now.Add(backoff(st.attempts))
+	if st.permanent {
+		st.next = now.Add(permanentRetry)
+	}
+	w.u.Log.Warn("upload failed", "file", file, "attempt", st.attempts, "retry-in", st.next.Sub(now).Round(time.Millisecond), "err", err)
+	var rec failure
+	had, rerr := w.s.readMarker(errorDir, file, &rec)
+	if rerr != nil {
+		w.u.Log.Warn("cannot read the error marker", "file", file, "err", rerr)
+	}
+	if !had && !st.permanent && st.attempts < recordAfter {
+		return
+	}
+	if had {
+		rec.Attempts++
+	} else {
+		rec = failure{File: file, Since: st.since, Attempts: st.attempts}
+	}
+	rec.Message = strings.Join(strings.Fields(err.Error()), " ")
+	rec.Conflict = errors.Is(err, walarchive.ErrConflict)
+	rec.Permanent = st.permanent
+	rec.Last = now
+	if err := w.s.writeMarker(errorDir, file, rec); err != nil {
+		w.u.Log.Error("cannot record the failure in the spool", "file", file, "err", err)
+	}
+}
+
+// backoff is the wait before attempt n+1: 1s, 2s, 4s ... at most maxBackoff.
+func backoff(n int) time.Duration {
+	d := time.Second << min(n-1, 10)
+	return min(d, maxBackoff)
+}

@@ -1,0 +1,158 @@
+package asyncpush
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pgkeep/pgkeep/repo/storage/memory"
+	"github.com/pgkeep/pgkeep/repo/storage/storagetest"
+	"github.com/pgkeep/pgkeep/walarchive"
+)
+
+// Other content archived under a spooled file's name: recorded, reported
+// by the next push of that file and of any other, the archive unchanged;
+// removing the error marker after fixing the repository retries at once.
+func TestConflictIsRecordedAndReported(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	const name, next = "000000010000000000000001", "000000010000000000000002"
+	other := fakeSegment(name, 42, 7)
+	if _, err := walarchive.Push(ctx, e.repo, e.cluster, e.wal(name, other), quiet); err != nil {
+		t.Fatal(err)
+	}
+	fg := e.foreground()
+	e.push(fg, e.wal(name, fakeSegment(name, 42, 1)), Spooled)
+
+	u := e.uploader()
+	marker := filepath.Join(e.spool, errorDir, name)
+	runUntil(t, u, func() bool { _, err := os.Stat(marker); return err == nil })
+
+	_, err := fg.Push(ctx, filepath.Join(e.src, name))
+	if !errors.Is(err, walarchive.ErrConflict) || !errors.Is(err, ErrUploaderFailing) ||
+		!strings.Contains(err.Error(), "different content already archived") {
+		t.Fatalf("push of the conflicting file: want the conflict, got %v", err)
+	}
+	if _, err := fg.Push(ctx, e.wal(next, fakeSegment(next, 42, 2))); !errors.Is(err, walarchive.ErrConflict) {
+		t.Fatalf("push of another file: want the conflict reported, got %v", err)
+	}
+	if !bytes.Equal(e.archived(name), other) {
+		t.Fatal("the archived object changed")
+	}
+	if got := e.spooled(); len(got) != 1 {
+		t.Fatalf("the conflicting file must stay in the spool: %v", got)
+	}
+
+	// The operator removes the wrong object and the marker: archived at once.
+	if err := e.repo.Storage().Remove(ctx, "main/wal/0000000100000000/"+name); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, u, func() bool { return len(e.spooled()) == 0 })
+	if !bytes.Equal(e.archived(name), fakeSegment(name, 42, 1)) {
+		t.Fatal("the spooled file did not reach the repository")
+	}
+	e.push(fg, filepath.Join(e.src, next), Spooled)
+}
+
+// Upload failures are retried; after recordAfter attempts they are
+// recorded, reported by the file's push at once and by any push once they
+// last FailAfter; the first success clears them.
+func TestRepeatedFailuresAreRecordedThenCleared(t *testing.T) {
+	faulty := storagetest.NewFaulty(memory.New())
+	e := newEnv(t, faulty)
+	ctx := context.Background()
+	var clock atomic.Int64 // seconds past base; every reading advances it
+	base := time.Now()
+	now := func() time.Time { return base.Add(time.Duration(clock.Add(1)) * time.Second) }
+
+	const name, next = "000000010000000000000001", "000000010000000000000002"
+	fg := e.foreground()
+	fg.Now = now
+	e.push(fg, e.wal(name, fakeSegment(name, 42, 1)), Spooled)
+	faulty.FailPuts(1000)
+	u := e.uploader()
+	u.Now = now
+	marker := filepath.Join(e.spool, errorDir, name)
+	runUntil(t, u, func() bool { _, err := os.Stat(marker); return err == nil })
+
+	if _, err := fg.Push(ctx, filepath.Join(e.src, name)); !errors.Is(err, ErrUploaderFailing) ||
+		errors.Is(err, walarchive.ErrConflict) || !strings.Contains(err.Error(), storagetest.ErrInjected.Error()) {
+		t.Fatalf("push of the failing file: want the upload error, got %v", err)
+	}
+	fg.FailAfter = time.Hour
+	e.push(fg, e.wal(next, fakeSegment(next, 42, 2)), Spooled) // not failing for long yet
+	clock.Add(3600)
+	if _, err := fg.Push(ctx, filepath.Join(e.src, next)); !errors.Is(err, ErrUploaderFailing) {
+		t.Fatalf("push while the uploader fails for long: want ErrUploaderFailing, got %v", err)
+	}
+
+	faulty.FailPuts(0)
+	clock.Add(60) // past the backoff
+	runUntil(t, u, func() bool { return len(e.spooled()) == 0 })
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("the error marker outlived the successful upload (%v)", err)
+	}
+	e.push(fg, filepath.Join(e.src, next), AlreadyArchived)
+}
+
+// The uploader spools and archives what archive_status marks ready, so
+// that the push finds it archived; a file whose .ready is gone after the
+// copy is dropped.
+func TestLookAhead(t *testing.T) {
+	e := newEnv(t, nil)
+	const name = "000000010000000000000001"
+	data := fakeSegment(name, 42, 1)
+	e.wal(name, data)
+	if err := os.WriteFile(filepath.Join(e.src, "archive_status", name+".ready"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fg := e.foreground()
+	if _, err := fg.Push(context.Background(), filepath.Join(e.src, name)); err != nil { // caches the registration
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(e.spool, name)); err != nil {
+		t.Fatal(err)
+	}
+	u := e.uploader()
+	u.WALDir = e.src
+	runUntil(t, u, func() bool { return e.archived(name) != nil })
+	if !bytes.Equal(e.archived(name), data) {
+		t.Fatal("look-ahead archived other content")
+	}
+	e.push(fg, filepath.Join(e.src, name), AlreadyArchived)
+}
+
+func TestOneUploaderPerSpool(t *testing.T) {
+	e := newEnv(t, nil)
+	s, err := openSpoolDir(e.spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, ok, err := tryLock(s.path(lockFile))
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	started, err := EnsureUploader(e.spool, []string{"/bin/true"})
+	if err != nil || started {
+		t.Fatalf("started an uploader beside a running one: %v %v", started, err)
+	}
+	u := e.uploader()
+	u.Idle = time.Hour
+	if err := u.Run(context.Background()); err != nil { // returns at once
+		t.Fatal(err)
+	}
+	lock.Close()
+	started, err = EnsureUploader(e.spool, []string{"/bin/true"})
+	if err != nil || !started {
+		t.Fatalf("no uploader started on a free spool: %v %v", started, err)
+	}
+}
