@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pgkeep/pgkeep/configs"
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/walarchive/asyncpush"
+)
+
+// runAsyncPush accepts the WAL file at path into the spool and makes sure
+// an uploader runs, whether or not the file was accepted.
+func runAsyncPush(cmd *cobra.Command, cfg *configs.Config, path string) error {
+	ctx := cmd.Context()
+	dir := asyncpush.Dir(cfg.Archive.SpoolPath, cfg.Cluster)
+	fg := asyncpush.Foreground{
+		Dir:       dir,
+		QueueMax:  int64(cfg.Archive.QueueMaxMB) << 20,
+		FailAfter: cfg.Archive.Timeout,
+		Cluster: func(ctx context.Context) (*repo.ClusterInfo, error) {
+			_, c, err := openCluster(ctx, cfg)
+			return c, err
+		},
+	}
+	outcome, err := fg.Push(ctx, path)
+	argv, aerr := uploaderArgv(cmd, walDir(cfg, path))
+	if aerr == nil {
+		_, aerr = asyncpush.EnsureUploader(dir, argv)
+	}
+	if err != nil {
+		if aerr != nil {
+			slog.Error("cannot start the async uploader", "err", aerr)
+		}
+		return err
+	}
+	if aerr != nil {
+		return fmt.Errorf("%s is in the spool, but: %w", filepath.Base(path), aerr)
+	}
+	slog.Debug("accepted into the async spool", "wal", filepath.Base(path), "outcome", outcome)
+	return nil
+}
+
+// walDir is the server's pg_wal for the uploader's look-ahead: pg.data's,
+// else the directory of the pushed file (archive_command's %p is
+// pg_wal/<name>, relative to PGDATA).
+func walDir(cfg *configs.Config, path string) string {
+	if cfg.PG.Data != "" {
+		return filepath.Join(cfg.PG.Data, "pg_wal")
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return ""
+	}
+	return dir
+}
+
+// uploaderArgv is the uploader's command line: this program with the
+// flags this archive-push was given, so that it reads the same settings.
+func uploaderArgv(cmd *cobra.Command, walDir string) ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("start the async uploader: %w", err)
+	}
+	argv := []string{exe, "archive-push", "--async-worker"}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "async-worker" && f.Name != "async-wal-dir" {
+			argv = append(argv, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	if walDir != "" {
+		argv = append(argv, "--async-wal-dir="+walDir)
+	}
+	return argv, nil
+}
+
+// runArchiveUploader is `archive-push --async-worker`: the uploader, logging
+// JSON to its log file in the spool.
+func runArchiveUploader(ctx context.Context, g *globals, o archivePushOptions) error {
+	cfg, err := g.loadCluster()
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("pid", os.Getpid())
+	slog.SetDefault(log)
+	if cfg.Archive.SpoolPath == "" {
+		return usageError{fmt.Errorf("archive-push --async-worker: archive.spool-path is not set")}
+	}
+	u := asyncpush.Uploader{
+		Dir:        asyncpush.Dir(cfg.Archive.SpoolPath, cfg.Cluster),
+		WALDir:     o.walDir,
+		ProcessMax: cfg.Archive.ProcessMax,
+		QueueMax:   int64(cfg.Archive.QueueMaxMB) << 20,
+		Idle:       o.idle,
+		Open: func(ctx context.Context) (*repo.Repo, *repo.ClusterInfo, error) {
+			return openCluster(ctx, cfg)
+		},
+		Log: log,
+	}
+	return u.Run(ctx)
+}
