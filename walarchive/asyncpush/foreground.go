@@ -15,10 +15,10 @@ import (
 // Foreground is what PostgreSQL's archiver runs in async mode: it accepts
 // one WAL file into the spool.
 type Foreground struct {
-	Dir       string        // the cluster's spool directory (see Dir)
-	QueueMax  int64         // bytes the spool may hold before pushes fail; 0: no limit
-	FailAfter time.Duration // report an uploader that has been failing this long
-	Cluster   ClusterFunc   // reads the registration when the spool has none cached
+	Dir       string           // the cluster's spool directory (see Dir)
+	QueueMax  int64            // bytes the spool may hold before pushes fail; 0: no limit
+	FailAfter time.Duration    // report an uploader that has been failing this long
+	Cluster   ClusterFunc      // reads the registration when the spool has none cached
 	Now       func() time.Time // the clock; nil: time.Now
 }
 
