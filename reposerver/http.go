@@ -50,8 +50,8 @@ func (s *Server) listen() (*httpServer, error) {
 		srv: &http.Server{
 			Handler:           s.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 			TLSConfig:         s.o.TLS,
-			ErrorLog:          nil,
 		},
 		ln:  ln,
 		tls: s.o.TLS != nil,
