@@ -14,7 +14,8 @@ import (
 
 // lookAhead starts jobs for WAL that PostgreSQL has finished
 // (pg_wal/archive_status/<name>.ready) but not yet handed to archive-push,
-// so that it is on its way before it is asked for. It keeps to a window of
+// so that it is on its way before it is asked for. The oldest ready file is
+// left alone: PostgreSQL is pushing it now. It keeps to a window of
 // 2×process-max queued files and half the queue limit, so that it never
 // makes archive-push fail with a full spool.
 func (w *session) lookAhead(ctx context.Context, l listing, now time.Time) {
@@ -26,9 +27,14 @@ func (w *session) lookAhead(ctx context.Context, l listing, now time.Time) {
 		return // not a pg_wal directory: no look-ahead
 	}
 	n, bytes := len(l.files), l.bytes
+	oldest := true
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".ready")
 		if !ok {
+			continue
+		}
+		if oldest {
+			oldest = false
 			continue
 		}
 		if len(w.busy) >= w.processMax || n >= 2*w.processMax ||
@@ -74,5 +80,6 @@ func (w *session) spoolAhead(name string) (bool, error) {
 	if err := w.s.publish(tmp, name, true); err != nil && !errors.Is(err, os.ErrExist) {
 		return false, err
 	}
+	w.u.Log.Debug("look-ahead spooled a ready file", "wal", name)
 	return true, nil
 }

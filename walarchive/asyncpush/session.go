@@ -2,6 +2,8 @@ package asyncpush
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -63,16 +65,20 @@ func (w *session) close() {
 }
 
 // step reads the spool and starts what can be started; it reports whether
-// there is nothing to do (nothing queued, nothing in flight).
-func (w *session) step(ctx context.Context) (idle bool) {
+// there is nothing to do (nothing queued, nothing in flight). An error
+// means the spool directory is gone: nothing is left to upload.
+func (w *session) step(ctx context.Context) (idle bool, err error) {
 	now := w.now()
 	if w.repo == nil && !now.Before(w.opening.next) {
 		w.openRepo(ctx, now)
 	}
 	l, err := w.s.list()
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
 	if err != nil {
 		w.u.Log.Error("read the spool", "err", err)
-		return false
+		return false, nil
 	}
 	for _, t := range w.s.removeStaleTemps(l) {
 		w.u.Log.Info("removed a partial copy of a process that is gone", "file", t)
@@ -87,12 +93,12 @@ func (w *session) step(ctx context.Context) (idle bool) {
 	}
 	if len(l.files) > 0 || len(w.busy) > 0 {
 		w.idleSince = time.Time{}
-		return false
+		return false, nil
 	}
 	if w.idleSince.IsZero() {
 		w.idleSince = now
 	}
-	return true
+	return true, nil
 }
 
 // openRepo opens the repository, recording failures as error/uploader.

@@ -71,15 +71,34 @@ func (w *session) upload(ctx context.Context, name string) error {
 	if err := w.s.removeMarker(errorDir, name); err != nil {
 		w.u.Log.Warn("cannot clear the error marker", "wal", name, "err", err)
 	}
-	// A push may have renamed the same content over it meanwhile: remove
-	// only the file uploaded; another is uploaded (again, harmlessly) next.
-	if cur, err := os.Stat(path); err == nil && os.SameFile(cur, fi) {
+	if w.uploaded(path, fi, size, sum) {
 		if err := os.Remove(path); err != nil {
 			w.u.Log.Warn("cannot remove the archived file from the spool", "wal", name, "err", err)
 		}
 	}
 	w.u.Log.Info("archived", "wal", name, "bytes", res.Size, "already", res.Already, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// uploaded reports whether the spooled file at path is what was uploaded:
+// the same file (fi), or the same content (a push or the look-ahead may
+// have published a copy over it meanwhile). Anything else stays for the
+// next upload.
+func (w *session) uploaded(path string, fi os.FileInfo, size int64, sum string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	cur, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	if os.SameFile(cur, fi) {
+		return true
+	}
+	n, s, err := hashFile(f)
+	return err == nil && n == size && s == sum
 }
 
 // finish takes the result of a job.

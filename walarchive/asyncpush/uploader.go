@@ -2,6 +2,7 @@ package asyncpush
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -68,7 +69,11 @@ func (u *Uploader) Run(ctx context.Context) error {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		if w.step(ctx) && w.now().Sub(w.idleSince) >= u.Idle && w.release() {
+		idle, err := w.step(ctx)
+		if err != nil {
+			return fmt.Errorf("async uploader: %w", err)
+		}
+		if idle && w.now().Sub(w.idleSince) >= u.Idle && w.release() {
 			u.Log.Info("async uploader exits: the spool is empty", "spool", s.dir)
 			return nil
 		}

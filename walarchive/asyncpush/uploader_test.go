@@ -104,31 +104,36 @@ func TestRepeatedFailuresAreRecordedThenCleared(t *testing.T) {
 	e.push(fg, filepath.Join(e.src, next), AlreadyArchived)
 }
 
-// The uploader spools and archives what archive_status marks ready, so
-// that the push finds it archived; a file whose .ready is gone after the
-// copy is dropped.
+// The uploader spools and archives what archive_status marks ready (past
+// the oldest, which PostgreSQL is pushing), so that the push finds it
+// archived.
 func TestLookAhead(t *testing.T) {
 	e := newEnv(t, nil)
-	const name = "000000010000000000000001"
-	data := fakeSegment(name, 42, 1)
-	e.wal(name, data)
-	if err := os.WriteFile(filepath.Join(e.src, "archive_status", name+".ready"), nil, 0o600); err != nil {
-		t.Fatal(err)
+	const first, second = "000000010000000000000001", "000000010000000000000002"
+	for i, name := range []string{first, second} {
+		e.wal(name, fakeSegment(name, 42, byte(i)))
+		if err := os.WriteFile(filepath.Join(e.src, "archive_status", name+".ready"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fg := e.foreground()
-	if _, err := fg.Push(context.Background(), filepath.Join(e.src, name)); err != nil { // caches the registration
+	if _, err := fg.Push(context.Background(), filepath.Join(e.src, first)); err != nil { // caches the registration
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(e.spool, name)); err != nil {
+	if err := os.Remove(filepath.Join(e.spool, first)); err != nil {
 		t.Fatal(err)
 	}
 	u := e.uploader()
 	u.WALDir = e.src
-	runUntil(t, u, func() bool { return e.archived(name) != nil })
-	if !bytes.Equal(e.archived(name), data) {
+	u.Idle = time.Hour
+	runUntil(t, u, func() bool { return e.archived(second) != nil })
+	if !bytes.Equal(e.archived(second), fakeSegment(second, 42, 1)) {
 		t.Fatal("look-ahead archived other content")
 	}
-	e.push(fg, filepath.Join(e.src, name), AlreadyArchived)
+	if e.archived(first) != nil {
+		t.Fatal("look-ahead took the oldest ready file, which PostgreSQL is pushing")
+	}
+	e.push(fg, filepath.Join(e.src, second), AlreadyArchived)
 }
 
 func TestOneUploaderPerSpool(t *testing.T) {
