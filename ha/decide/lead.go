@@ -1,0 +1,71 @@
+package decide
+
+import (
+	"fmt"
+	"time"
+)
+
+// lead: this member holds the leader key.
+func lead(in Input, fenceAt time.Time) Decision {
+	self := in.Self
+	if d, ok := handover(in, fenceAt); ok {
+		return d
+	}
+	if !self.PG.Running {
+		// Fail over at once rather than wait for a restart, when a replica
+		// can take over; else restart here.
+		e := Elect(in.Cluster, in.Settings, everyone(in), in.Now)
+		if e.Winner != "" {
+			return Decision{Action: Demote, ReleaseKey: true, Election: e,
+				Reason: fmt.Sprintf("PostgreSQL is not running: releasing the leader key so that %s takes over", e.Winner)}
+		}
+		return Decision{Action: Renew, Start: true, FenceAt: fenceAt, Election: e,
+			Reason: "PostgreSQL is not running and no replica can take over (" + e.Reason + "): starting it as primary"}
+	}
+	if self.PG.InRecovery {
+		return Decision{Action: Promote, FenceAt: fenceAt, ClearFailover: in.Cluster.Failover != nil,
+			Reason: "holding the leader key while in recovery: promoting"}
+	}
+	return Decision{Action: Renew, FenceAt: fenceAt, Reason: "leader: renewing the lease"}
+}
+
+// handover carries out a due switchover (or a manual failover) away from
+// this leader, or refuses it. ok is false when there is none to handle.
+func handover(in Input, fenceAt time.Time) (Decision, bool) {
+	req, self := in.Cluster.Failover, in.Self
+	if req == nil || !req.Due(in.Now) {
+		return Decision{}, false
+	}
+	refuse := func(why string) (Decision, bool) {
+		return Decision{Action: Renew, FenceAt: fenceAt, ClearFailover: true, Start: !self.PG.Running,
+			Reason: "leader: renewing the lease; " + why}, true
+	}
+	switch {
+	case req.Leader != "" && req.Leader != self.Name:
+		return refuse(fmt.Sprintf("dropping a switchover away from %s, which is not the leader", req.Leader))
+	case req.Member == self.Name:
+		return refuse(fmt.Sprintf("dropping a %s to this member, the leader already", requestKind(req)))
+	}
+	// The election as it will run once the key is free: this member is the
+	// leader leaving (a failover request names no leader: leave all the same).
+	c := in.Cluster
+	if req.Leader == "" {
+		r := *req
+		r.Leader = self.Name
+		c.Failover = &r
+	}
+	e := Elect(c, in.Settings, everyone(in), in.Now)
+	if req.Member != "" && e.Winner != req.Member {
+		// A named member that cannot take over is refused, not replaced.
+		why := fmt.Sprintf("%s is not a member", req.Member)
+		if named, ok := e.Candidate(req.Member); ok {
+			why = fmt.Sprintf("%s cannot take over: %s", req.Member, named.Excluded)
+		}
+		return refuse(fmt.Sprintf("refusing the %s: %s", requestKind(req), why))
+	}
+	if e.Winner == "" || e.Winner == self.Name {
+		return refuse(fmt.Sprintf("refusing the %s: no other member can take over", requestKind(req)))
+	}
+	return Decision{Action: Demote, Leader: e.Winner, ReleaseKey: true, Election: e,
+		Reason: fmt.Sprintf("%s to %s: demoting and handing over the leader key (%s)", requestKind(req), e.Winner, e.Reason)}, true
+}
