@@ -30,6 +30,9 @@ func TestExampleLoads(t *testing.T) {
 	want.Archive.SpoolPath = "/var/spool/pgkeep"
 	want.Archive.QueueMaxMB = 4096
 	want.Retention.Full = 2
+	want.PG.Parameters = map[string]string{"shared_buffers": "256MB", "max_connections": "100"}
+	want.HA.Name = "pg1"
+	want.HA.PermanentSlots = []string{"pgkeep"}
 	want.Server.Schedule = Schedule{Full: "0 1 * * 0", Diff: "0 1 * * 1-6", Incr: "0 * * * *", Verify: "30 3 * * *"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example loads as\n%+v\nwant\n%+v", c, want)
@@ -51,7 +54,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 	walk = func(n *yaml.Node, prefix string) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := prefix + n.Content[i].Value
-			if n.Content[i+1].Kind == yaml.MappingNode {
+			if n.Content[i+1].Kind == yaml.MappingNode && settings.byKey[key] == nil { // a section, not a map setting
 				walk(n.Content[i+1], key+".")
 				continue
 			}

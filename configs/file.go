@@ -123,6 +123,16 @@ func (w *walker) leaf(l *leaf, n *yaml.Node) error {
 			items[i] = it.Value
 		}
 		l.setList(w.c, items)
+	case n.Kind == yaml.MappingNode && l.kind == kindMap:
+		m := map[string]string{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := deref(n.Content[i]), deref(n.Content[i+1])
+			if v.Kind != yaml.ScalarNode || isNull(v) {
+				return w.errorf(v, l.key, "want a value for %s, got %s", k.Value, describe(v))
+			}
+			m[k.Value] = v.Value
+		}
+		l.setMap(w.c, m)
 	default:
 		err = fmt.Errorf("want %s, got %s", l.kind.want(), describe(n))
 	}

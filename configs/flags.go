@@ -67,7 +67,7 @@ func (f *Flags) apply(c *Config) error {
 			continue
 		}
 		s := v.args[len(v.args)-1]
-		if v.leaf.kind == kindList {
+		if v.leaf.kind == kindList || v.leaf.kind == kindMap {
 			s = strings.Join(v.args, ",")
 		}
 		if err := v.leaf.setText(c, s); err != nil {
@@ -82,7 +82,7 @@ func (v *flagValue) String() string {
 	if len(v.args) == 0 {
 		return v.def
 	}
-	if v.leaf.kind == kindList {
+	if v.leaf.kind == kindList || v.leaf.kind == kindMap {
 		return strings.Join(v.args, ",")
 	}
 	return v.args[len(v.args)-1]
@@ -102,5 +102,6 @@ func (v *flagValue) Type() string {
 		kindBool:     "bool",
 		kindDuration: "duration",
 		kindList:     "strings",
+		kindMap:      "name=value",
 	}[v.leaf.kind]
 }

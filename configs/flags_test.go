@@ -40,6 +40,12 @@ func TestFlagNames(t *testing.T) {
 		"server-token-file", "server-spool-path", "server-stream", "server-slot", "server-application-name",
 		"server-synchronous", "server-partial-interval", "server-lease-ttl",
 		"server-schedule-full", "server-schedule-diff", "server-schedule-incr", "server-schedule-verify",
+		// Added with the failover agent (issue 5).
+		"pg-parameters", "ha-name", "ha-ttl", "ha-loop-wait", "ha-retry-timeout", "ha-maximum-lag-on-failover-mb",
+		"ha-synchronous-mode", "ha-synchronous-mode-strict", "ha-nofailover", "ha-failover-priority",
+		"ha-listen", "ha-connect-address", "ha-pg-connect-address", "ha-tls-cert-file", "ha-tls-key-file",
+		"ha-token-file", "ha-replica-method", "ha-permanent-slots",
+		"ha-bootstrap-method", "ha-bootstrap-cluster", "ha-bootstrap-set", "ha-bootstrap-target-time",
 	}
 	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
 	Bind(fs, AllKeys()...)

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ const (
 	kindDuration
 	kindList // []string; comma-separated as text
 	kindSecret
+	kindMap // map[string]string; "k=v,k=v" as text
 )
 
 // want describes what a setting of the kind takes, for error messages.
@@ -30,6 +32,7 @@ func (k kind) want() string {
 		kindDuration: "a duration such as 60s or 5m",
 		kindList:     "a list",
 		kindSecret:   "a secret",
+		kindMap:      "a mapping of names to values (name=value,...)",
 	}[k]
 }
 
@@ -111,6 +114,8 @@ func kindOf(t reflect.Type) kind {
 		return kindBool
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return kindList
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		return kindMap
 	}
 	panic("configs: settings of type " + t.String() + " are not supported")
 }
@@ -157,8 +162,35 @@ func (l *leaf) setText(c *Config, s string) error {
 		f.SetInt(int64(d))
 	case kindList:
 		l.setList(c, strings.Split(s, ","))
+	case kindMap:
+		m := map[string]string{}
+		for _, item := range strings.Split(s, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("want %s, got %q", l.kind.want(), item)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		l.setMap(c, m)
 	}
 	return nil
+}
+
+// setMap merges m into a map setting: later sources add and replace
+// entries, they do not drop the others.
+func (l *leaf) setMap(c *Config, m map[string]string) {
+	f := l.field(c)
+	merged := map[string]string{}
+	for k, v := range f.Interface().(map[string]string) {
+		merged[k] = v
+	}
+	for k, v := range m {
+		merged[k] = v
+	}
+	f.Set(reflect.ValueOf(merged))
 }
 
 // setList sets a list setting to items, trimmed of spaces, without empty ones.
@@ -184,6 +216,13 @@ func (l *leaf) text(c *Config) string {
 		return time.Duration(f.Int()).String()
 	case kindList:
 		return strings.Join(f.Interface().([]string), ",")
+	case kindMap:
+		m := f.Interface().(map[string]string)
+		items := make([]string, 0, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			items = append(items, k+"="+m[k])
+		}
+		return strings.Join(items, ",")
 	case kindSecret:
 		return redacted
 	}

@@ -69,8 +69,8 @@ func TestLoadDefaultsNeedRepoPath(t *testing.T) {
 
 func TestAllKeys(t *testing.T) {
 	keys := AllKeys()
-	if len(keys) != len(settings.leaves)-6 {
-		t.Errorf("AllKeys has %d keys of %d settings; want all but the 6 secrets", len(keys), len(settings.leaves))
+	if len(keys) != len(settings.leaves)-7 {
+		t.Errorf("AllKeys has %d keys of %d settings; want all but the 7 secrets", len(keys), len(settings.leaves))
 	}
 	for _, k := range keys {
 		if settings.byKey[k].kind == kindSecret {

@@ -26,6 +26,7 @@ type Config struct {
 	// Retention is what expire keeps, from the command line or after each scheduled backup.
 	Retention Retention `yaml:"retention"`
 	Server    Server    `yaml:"server"`
+	HA        HA        `yaml:"ha"`
 }
 
 // Repo selects and configures the repository that holds backups and WAL.
@@ -73,6 +74,9 @@ type PG struct {
 	User     string `yaml:"user" usage:"PostgreSQL user"`
 	Database string `yaml:"database" usage:"PostgreSQL database to connect to"`
 	Bin      string `yaml:"bin" usage:"directory of the PostgreSQL programs (initdb, pg_ctl, pg_rewind)"`
+	// Parameters are the user's postgresql.conf settings that pgkeep ha writes (the
+	// replication settings it manages itself are refused here).
+	Parameters map[string]string `yaml:"parameters" usage:"ha: postgresql.conf settings of the member (name=value)"`
 }
 
 // Etcd says where the DCS is, for leader discovery and the failover agents.
@@ -127,6 +131,50 @@ type Server struct {
 	// LeaseTTL is the etcd lease that makes one server of a cluster active.
 	LeaseTTL time.Duration `yaml:"lease-ttl" usage:"server: etcd lease TTL of the active server; a standby takes over within it"`
 	Schedule Schedule      `yaml:"schedule"`
+}
+
+// HA configures the failover agent of one member, pgkeep ha.
+type HA struct {
+	// Name is the member's name in etcd (default: the host name); unique in the cluster.
+	Name string `yaml:"name" usage:"ha: this member's name (default: host name)"`
+	// TTL is the leader lease: a primary that cannot renew it within TTL stops accepting
+	// writes, and a replica takes over once it expired.
+	TTL          time.Duration `yaml:"ttl" usage:"ha: leader lease TTL"`
+	LoopWait     time.Duration `yaml:"loop-wait" usage:"ha: time between two runs of the HA loop"`
+	RetryTimeout time.Duration `yaml:"retry-timeout" usage:"ha: how long etcd and PostgreSQL calls are retried"`
+	// MaximumLagOnFailoverMB excludes replicas further behind than this from elections.
+	MaximumLagOnFailoverMB int  `yaml:"maximum-lag-on-failover-mb" usage:"ha: a replica further behind (MB) never becomes primary"`
+	SynchronousMode        bool `yaml:"synchronous-mode" usage:"ha: one replica is synchronous; only it may take over"`
+	SynchronousModeStrict  bool `yaml:"synchronous-mode-strict" usage:"ha: with no synchronous replica, writes wait rather than run unprotected"`
+	NoFailover             bool `yaml:"nofailover" usage:"ha: this member never becomes primary"`
+	FailoverPriority       int  `yaml:"failover-priority" usage:"ha: among equally advanced replicas, the higher wins"`
+	// Listen is the member's REST API (health checks for HAProxy, ctl).
+	Listen string `yaml:"listen" usage:"ha: address of the member's REST API"`
+	// ConnectAddress is the host:port others reach the REST API at (default: listen).
+	ConnectAddress string `yaml:"connect-address" usage:"ha: host:port of the REST API as others reach it (default: listen)"`
+	// PGConnectAddress is the host:port others reach PostgreSQL at (default: pg.host:pg.port).
+	PGConnectAddress string `yaml:"pg-connect-address" usage:"ha: host:port of PostgreSQL as others reach it (default: pg.host:pg.port)"`
+	TLSCertFile      string `yaml:"tls-cert-file" usage:"ha: TLS certificate (PEM) of the REST API"`
+	TLSKeyFile       string `yaml:"tls-key-file" usage:"ha: TLS private key (PEM) of the REST API"`
+	TokenFile        string `yaml:"token-file" usage:"ha: file holding the bearer token that mutating REST calls and ctl need"`
+	// Token is from PGKEEP_HA_TOKEN, else TokenFile.
+	Token Secret `yaml:"token"`
+	// ReplicaMethod is how a new replica gets its data: backup (the newest backup in the
+	// repository, then streaming) or basebackup (pg_basebackup from the leader).
+	ReplicaMethod string `yaml:"replica-method" usage:"ha: how replicas are created: backup|basebackup"`
+	// PermanentSlots are physical slots kept on every member (the repository server's).
+	PermanentSlots []string  `yaml:"permanent-slots" usage:"ha: physical replication slots kept on every member"`
+	Bootstrap      Bootstrap `yaml:"bootstrap"`
+}
+
+// Bootstrap says how the first member creates a new cluster.
+type Bootstrap struct {
+	// Method is initdb, or backup: restore a backup set of another cluster (repository
+	// and source cluster as configured in repo: and bootstrap.cluster).
+	Method     string `yaml:"method" usage:"ha: how a new cluster starts: initdb|backup"`
+	Cluster    string `yaml:"cluster" usage:"ha: backup bootstrap: the cluster whose backup is restored (default: cluster)"`
+	Set        string `yaml:"set" usage:"ha: backup bootstrap: the backup label, or latest"`
+	TargetTime string `yaml:"target-time" usage:"ha: backup bootstrap: recover to this time (empty: the end of the archive)"`
 }
 
 // Schedule holds cron expressions (minute hour day-of-month month day-of-week); empty: never.
@@ -187,6 +235,15 @@ func Defaults() *Config {
 		},
 		Etcd:    Etcd{Namespace: "/service"},
 		Archive: Archive{Timeout: 60 * time.Second, ProcessMax: 2},
+		HA: HA{
+			TTL:                    3 * time.Second,
+			LoopWait:               time.Second,
+			RetryTimeout:           2 * time.Second,
+			MaximumLagOnFailoverMB: 1,
+			Listen:                 "127.0.0.1:8008",
+			ReplicaMethod:          "backup",
+			Bootstrap:              Bootstrap{Method: "initdb", Set: "latest"},
+		},
 		Server: Server{
 			Listen:          "127.0.0.1:8432",
 			SpoolPath:       "/var/lib/pgkeep/spool",

@@ -22,7 +22,7 @@ var (
 // problem as a *Error naming the key. Settings only some commands need are checked by the
 // Require methods.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate, c.Backup.validate, c.Retention.validate, c.Server.validate} {
+	for _, check := range []func() error{c.validateTop, c.Repo.validate, c.PG.validate, c.Etcd.validate, c.Archive.validate, c.Backup.validate, c.Retention.validate, c.Server.validate, c.HA.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -174,6 +174,46 @@ func (r *Retention) validate() error {
 		if v.n < 0 {
 			return invalid(v.key, "%d is negative", v.n)
 		}
+	}
+	return nil
+}
+
+func (h *HA) validate() error {
+	switch {
+	case h.TTL < 2*time.Second:
+		return invalid("ha.ttl", "must be at least 2s, got %s", h.TTL)
+	case h.LoopWait <= 0 || h.LoopWait >= h.TTL:
+		return invalid("ha.loop-wait", "must be positive and below ha.ttl (%s), got %s", h.TTL, h.LoopWait)
+	case h.RetryTimeout <= 0 || h.RetryTimeout >= h.TTL:
+		return invalid("ha.retry-timeout", "must be positive and below ha.ttl (%s), got %s", h.TTL, h.RetryTimeout)
+	case h.MaximumLagOnFailoverMB < 0:
+		return invalid("ha.maximum-lag-on-failover-mb", "%d is negative", h.MaximumLagOnFailoverMB)
+	case h.SynchronousModeStrict && !h.SynchronousMode:
+		return invalid("ha.synchronous-mode-strict", "needs ha.synchronous-mode")
+	case (h.TLSCertFile == "") != (h.TLSKeyFile == ""):
+		return invalid("ha.tls-cert-file", "give both ha.tls-cert-file and ha.tls-key-file, or neither")
+	}
+	for _, a := range []struct{ key, v string }{{"ha.listen", h.Listen}, {"ha.connect-address", h.ConnectAddress}, {"ha.pg-connect-address", h.PGConnectAddress}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			return invalid(a.key, "%q is not host:port", a.v)
+		}
+	}
+	for _, slot := range h.PermanentSlots {
+		if !slotName.MatchString(slot) {
+			return invalid("ha.permanent-slots", "%q is not a valid replication slot name (1-63 of a-z, 0-9 and _)", slot)
+		}
+	}
+	if err := oneOf("ha.replica-method", h.ReplicaMethod, "backup", "basebackup"); err != nil {
+		return err
+	}
+	if err := oneOf("ha.bootstrap.method", h.Bootstrap.Method, "initdb", "backup"); err != nil {
+		return err
+	}
+	if h.Bootstrap.Cluster != "" && !clusterName.MatchString(h.Bootstrap.Cluster) {
+		return invalid("ha.bootstrap.cluster", "%q is not a valid cluster name", h.Bootstrap.Cluster)
 	}
 	return nil
 }
