@@ -3,6 +3,8 @@ package dcs
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -14,7 +16,9 @@ const watchRetry = 200 * time.Millisecond
 
 // Watch reports changes to the cluster's keys after revision rev (the
 // Revision of the snapshot the caller holds): it sends the etcd revision of
-// the newest change. Sends coalesce: a slow reader gets the newest revision,
+// the newest change. Changes of member keys alone are not reported: every
+// member rewrites its key every loop, and the decisions need the leader,
+// config, failover and sync keys at once, not the members'. Sends coalesce: a slow reader gets the newest revision,
 // not a backlog, and should re-read the whole [Cluster]. The watch survives
 // etcd leader changes and compaction (a compacted history is reported as a
 // change), and ends, closing the channel, when ctx ends.
@@ -44,7 +48,11 @@ func (d *DCS) watch(ctx context.Context, rev int64, out chan int64) {
 				}
 			case len(resp.Events) > 0:
 				rev = resp.Header.Revision
-				send(out, rev)
+				if slices.ContainsFunc(resp.Events, func(ev *clientv3.Event) bool {
+					return !strings.HasPrefix(string(ev.Kv.Key), d.keys.Members())
+				}) {
+					send(out, rev)
+				}
 			}
 		}
 		select {

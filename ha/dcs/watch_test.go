@@ -23,7 +23,8 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	ch := a.Watch(wctx, c.Revision)
 
-	// Changes made before anyone reads coalesce into the newest revision.
+	// Changes made before anyone reads coalesce into the newest revision;
+	// member keys' changes alone are not reported.
 	for range 3 {
 		if err := b.TouchMember(ctx, memberData("b")); err != nil {
 			t.Fatal(err)
@@ -49,8 +50,11 @@ func TestWatch(t *testing.T) {
 		}
 	}
 
-	// A change outside the cluster is not reported.
+	// A change outside the cluster, or to a member key, is not reported.
 	if _, err := e.Client.Put(ctx, "/service/other/leader", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.TouchMember(ctx, memberData("a")); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := b.ReleaseLeader(ctx); !ok || err != nil {

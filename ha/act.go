@@ -1,0 +1,152 @@
+package ha
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/ha/decide"
+)
+
+// act carries out a decision. Failures are logged; the next turn decides
+// again from what then is.
+func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pgState) {
+	var err error
+	switch d.Action {
+	case decide.Renew:
+		err = a.lead(ctx, d, st)
+	case decide.Acquire:
+		err = a.acquire(ctx, d, c, st)
+	case decide.Promote:
+		err = a.promote(ctx, c)
+	case decide.Demote:
+		err = a.demote(ctx, d)
+	case decide.Follow:
+		err = a.follow(ctx, d, c)
+	}
+	if err != nil {
+		a.log.Error("action failed", "action", d.Action.String(), "err", err)
+		return
+	}
+	if d.ClearFailover && c.Failover != nil {
+		if err := a.dcs.DeleteFailover(ctx, c.Failover.ModRevision); err != nil {
+			a.log.Warn("delete the failover key", "err", err)
+		}
+	}
+}
+
+// lead keeps the leader key and publishes the leader's position.
+func (a *Agent) lead(ctx context.Context, d decide.Decision, st pgState) error {
+	if err := a.dcs.UpdateLeader(ctx); err != nil {
+		return err
+	}
+	if d.Start {
+		if err := a.pg.Start(ctx, false); err != nil {
+			return err
+		}
+	}
+	if st.Primary() {
+		return a.dcs.SetStatus(ctx, dcs.Status{Optime: uint64(st.LSN)})
+	}
+	return nil
+}
+
+// acquire takes the free leader key and promotes.
+func (a *Agent) acquire(ctx context.Context, d decide.Decision, c dcs.Cluster, st pgState) error {
+	ok, holder, err := a.dcs.AcquireLeader(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s took the leader key first", holder)
+	}
+	if st.Primary() {
+		return nil
+	}
+	return a.promote(ctx, c)
+}
+
+// promote promotes PostgreSQL and records the new timeline in the history
+// key.
+func (a *Agent) promote(ctx context.Context, c dcs.Cluster) error {
+	start := time.Now()
+	if err := a.pg.Promote(ctx); err != nil {
+		return err
+	}
+	a.setPrimary(true)
+	a.log.Info("promoted", "took", time.Since(start).Round(time.Millisecond))
+	entries, err := a.pg.timelineHistory(ctx, c.History, a.o.Name, time.Now())
+	if err != nil || entries == nil {
+		return err
+	}
+	return a.dcs.SetHistory(ctx, entries)
+}
+
+// demote makes PostgreSQL read-only: at once (immediate) when another member
+// may already lead, cleanly (fast: the standbys get all WAL) when handing
+// the key over; then releases the key if asked.
+func (a *Agent) demote(ctx context.Context, d decide.Decision) error {
+	mode := "immediate"
+	if d.ReleaseKey {
+		mode = "fast"
+	}
+	if err := a.pg.Demote(ctx, mode); err != nil {
+		return err
+	}
+	a.setPrimary(false)
+	if d.ReleaseKey {
+		if _, err := a.dcs.ReleaseLeader(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// follow runs PostgreSQL as a standby of the leader.
+func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) error {
+	leader, ok := c.Member(d.Leader)
+	switch {
+	case d.Leader != "" && !ok:
+		return fmt.Errorf("the leader %s has no member key", d.Leader)
+	case d.Rewind && ok:
+		src, err := a.conninfo(leader.Data, "dbname=postgres")
+		if err != nil {
+			return err
+		}
+		if err := a.pg.Rewind(ctx, src); err != nil {
+			return err
+		}
+	case d.Start:
+		if err := a.pg.Start(ctx, true); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return nil
+	}
+	ci, err := a.conninfo(leader.Data, "application_name="+a.o.Name)
+	if err != nil {
+		return err
+	}
+	changed, err := a.pg.Follow(ctx, ci)
+	if changed {
+		a.log.Info("following", "leader", d.Leader)
+	}
+	return err
+}
+
+// conninfo is a libpq connection string to a member, from its conn_url,
+// as the replication user, with extra settings.
+func (a *Agent) conninfo(m dcs.MemberData, extra string) (string, error) {
+	u, err := url.Parse(m.ConnURL)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("conn_url %q: not a postgres://host:port/ URL", m.ConnURL)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return fmt.Sprintf("host=%s port=%s user=%s %s", u.Hostname(), port, a.o.ReplicationUser, extra), nil
+}

@@ -1,0 +1,146 @@
+package ha
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/ha/decide"
+)
+
+// Agent is the failover agent of one member.
+type Agent struct {
+	o    Options
+	dcs  *dcs.DCS
+	pg   *postgres
+	log  *slog.Logger
+	http *http.Client
+	wake chan struct{}
+
+	mu          sync.Mutex
+	lastRenewal time.Time // when the last successful renewal was sent
+	view        view      // the last turn's picture, for the REST API and the watchdog
+}
+
+// view is what the agent saw and decided in its last turn.
+type view struct {
+	cluster  dcs.Cluster
+	settings dcs.Settings
+	pg       pgState
+	decision decide.Decision
+	at       time.Time
+}
+
+// New checks the options and returns an agent; Run starts it.
+func New(o Options) (*Agent, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d, err := dcs.New(dcs.Options{Client: o.Etcd, Namespace: o.Namespace, Cluster: o.Cluster, Name: o.Name,
+		TTL: o.TTL, Timeout: o.RetryTimeout, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		o: o, dcs: d, pg: newPostgres(o), log: o.Logger.With("member", o.Name),
+		http: &http.Client{Timeout: peerTimeout(o)},
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run serves the REST API, registers the member and runs the HA loop until
+// ctx ends. Then, if its PostgreSQL is primary, it stops it (nobody else
+// would stop it accepting writes after the key moves), and releases the
+// leader key and the lease. A member name another running member uses is
+// an error wrapping dcs.ErrNameInUse.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.o.APIListen)
+	if err != nil {
+		return fmt.Errorf("ha: REST API: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.keepLease(loopCtx) })
+	wg.Go(func() { a.watchdog(loopCtx) })
+	defer func() {
+		cancel()
+		wg.Wait()
+		a.shutdown()
+	}()
+	c, err := a.dcs.Cluster(ctx)
+	if err != nil {
+		return fmt.Errorf("ha: %w", err)
+	}
+	changes := a.dcs.Watch(loopCtx, c.Revision)
+	for {
+		wait := a.turn(loopCtx)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		case <-changes:
+		case <-a.wake:
+		}
+		timer.Stop()
+	}
+}
+
+// register takes a lease and writes the member key for the first time.
+func (a *Agent) register(ctx context.Context) error {
+	r, err := a.dcs.KeepAlive(ctx)
+	if err != nil {
+		return fmt.Errorf("ha: %w", err)
+	}
+	a.renewed(r)
+	st := a.pg.State(ctx)
+	if err := a.dcs.Register(ctx, a.memberData(st, a.o.settings())); err != nil {
+		_ = a.dcs.Revoke(context.WithoutCancel(ctx))
+		return fmt.Errorf("ha: %w", err)
+	}
+	a.log.Info("registered", "cluster", a.o.Cluster, "conn_url", a.o.ConnURL, "api_url", a.o.APIURL)
+	return nil
+}
+
+// shutdown stops a primary, then gives up the leader key and the lease.
+func (a *Agent) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
+	defer cancel()
+	if st := a.pg.State(ctx); st.Primary() {
+		if err := a.pg.Stop(ctx, "fast"); err != nil {
+			a.log.Error("stopping the primary on shutdown; keeping the leader key until its lease expires", "err", err)
+			return
+		}
+	}
+	if _, err := a.dcs.ReleaseLeader(ctx); err != nil {
+		a.log.Warn("release the leader key on shutdown", "err", err)
+	}
+	if err := a.dcs.Revoke(ctx); err != nil {
+		a.log.Warn("revoke the lease on shutdown", "err", err)
+	}
+}
+
+// poke wakes the loop for a turn now.
+func (a *Agent) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// peerTimeout bounds one question to another member's REST API.
+func peerTimeout(o Options) time.Duration { return min(o.RetryTimeout, time.Second) }

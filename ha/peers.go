@@ -1,0 +1,63 @@
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/ha/decide"
+)
+
+// askPeers asks every other member's REST API for its state, in parallel,
+// each with a short timeout. A member that does not answer in time is
+// unreachable: it cannot win an election, nor hold one up.
+func (a *Agent) askPeers(ctx context.Context, c dcs.Cluster) []decide.MemberState {
+	out := make([]decide.MemberState, 0, len(c.Members))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range c.Members {
+		if m.Name == a.o.Name {
+			continue
+		}
+		wg.Go(func() {
+			st, err := a.askPeer(ctx, m.Data.APIURL)
+			if err != nil {
+				a.log.Debug("member did not answer", "peer", m.Name, "err", err)
+				st = decide.MemberState{}
+			}
+			st.Name = m.Name
+			mu.Lock()
+			out = append(out, st)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// askPeer GETs a member's status.
+func (a *Agent) askPeer(ctx context.Context, apiURL string) (decide.MemberState, error) {
+	if apiURL == "" {
+		return decide.MemberState{}, fmt.Errorf("no api_url")
+	}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout(a.o))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL, nil)
+	if err != nil {
+		return decide.MemberState{}, fmt.Errorf("api_url %q: %w", apiURL, err)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return decide.MemberState{}, err
+	}
+	defer resp.Body.Close()
+	var s memberStatus
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
+		return decide.MemberState{}, fmt.Errorf("status from %s: %w", apiURL, err)
+	}
+	return s.memberState(""), nil
+}

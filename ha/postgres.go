@@ -1,0 +1,146 @@
+package ha
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgkeep/pgkeep/ha/decide"
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+// postgres is the member's own PostgreSQL server.
+type postgres struct {
+	dataDir, bin, logFile string
+	conn                  pg.ConnOptions
+	command               func(ctx context.Context, name string, args ...string) *exec.Cmd
+	log                   *slog.Logger
+}
+
+func newPostgres(o Options) *postgres {
+	c := o.Conn
+	if c.Timeout == 0 {
+		c.Timeout = o.RetryTimeout
+	}
+	return &postgres{dataDir: o.PGData, bin: o.PGBin, logFile: o.PGLogFile, conn: c, command: o.Command, log: o.Logger}
+}
+
+// pgState is the server's state: what the decision needs, and the
+// positions the member key and the REST API show.
+type pgState struct {
+	decide.PG
+	Receive, Replay pg.LSN // a standby's
+}
+
+// State reads the server's state over a connection; when it cannot
+// connect, the server is taken as stopped, and its timeline and end of WAL
+// are read from pg_control.
+func (p *postgres) State(ctx context.Context) pgState {
+	s, err := p.query(ctx)
+	if err == nil {
+		return s
+	}
+	p.log.Debug("PostgreSQL does not answer", "err", err)
+	s, cerr := p.controlData(ctx)
+	if cerr != nil {
+		p.log.Warn("cannot read pg_control", "err", cerr)
+	}
+	return s
+}
+
+// query asks the running server for its state.
+func (p *postgres) query(ctx context.Context) (pgState, error) {
+	conn, err := pg.Connect(ctx, p.conn)
+	if err != nil {
+		return pgState{}, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	s := pgState{PG: decide.PG{Running: true}}
+	var wal, receive, replay *string
+	var receivedTLI, checkpointTLI *int64
+	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()::text END,
+		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())`).
+		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI)
+	if err != nil {
+		return pgState{}, fmt.Errorf("query PostgreSQL's state: %w", err)
+	}
+	if wal != nil { // primary: "<walfile> <lsn>", the timeline in the file name
+		name, lsn, _ := strings.Cut(*wal, " ")
+		tli, _ := strconv.ParseUint(name[:8], 16, 32)
+		s.Timeline = uint32(tli)
+		s.LSN, err = pg.ParseLSN(lsn)
+		return s, err
+	}
+	if receive != nil {
+		s.Receive, _ = pg.ParseLSN(*receive)
+	}
+	if replay != nil {
+		s.Replay, _ = pg.ParseLSN(*replay)
+	}
+	s.LSN = max(s.Receive, s.Replay)
+	switch {
+	case receivedTLI != nil:
+		s.Timeline = uint32(*receivedTLI)
+	case checkpointTLI != nil:
+		s.Timeline = uint32(*checkpointTLI)
+	}
+	return s, nil
+}
+
+// controlData reads a stopped server's timeline and end of WAL from
+// pg_controldata.
+func (p *postgres) controlData(ctx context.Context) (pgState, error) {
+	out, err := p.run(ctx, "pg_controldata", "-D", p.dataDir)
+	if err != nil {
+		return pgState{}, err
+	}
+	var s pgState
+	var checkpoint, minRecovery pg.LSN
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Latest checkpoint's TimeLineID":
+			n, _ := strconv.ParseUint(v, 10, 32)
+			s.Timeline = uint32(n)
+		case "Latest checkpoint location":
+			checkpoint, _ = pg.ParseLSN(v)
+		case "Minimum recovery ending location":
+			minRecovery, _ = pg.ParseLSN(v)
+		case "Min recovery ending loc's timeline":
+			if n, _ := strconv.ParseUint(v, 10, 32); n > uint64(s.Timeline) {
+				s.Timeline = uint32(n)
+			}
+		}
+	}
+	s.LSN = max(checkpoint, minRecovery)
+	return s, nil
+}
+
+// run runs one of PostgreSQL's programs and returns its output.
+func (p *postgres) run(ctx context.Context, prog string, args ...string) (string, error) {
+	name := prog
+	if p.bin != "" {
+		name = filepath.Join(p.bin, prog)
+	}
+	out, err := p.command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", prog, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// ctlTimeout bounds pg_ctl start and stop.
+const ctlTimeout = 60 * time.Second

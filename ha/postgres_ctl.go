@@ -1,0 +1,141 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+// standbySignal is the file that makes PostgreSQL start as a standby.
+const standbySignal = "standby.signal"
+
+// Start starts the server, as a standby when standby is true (else as what
+// it was), and waits until it accepts connections.
+func (p *postgres) Start(ctx context.Context, standby bool) error {
+	if standby {
+		if err := p.writeFile(standbySignal, nil); err != nil {
+			return err
+		}
+	}
+	_, err := p.run(ctx, "pg_ctl", "-D", p.dataDir, "-l", p.logFile, "-w", "-t", fmt.Sprint(int(ctlTimeout.Seconds())), "start")
+	if err != nil && p.running(ctx) {
+		return nil // started meanwhile, or was running
+	}
+	return err
+}
+
+// Stop stops the server in mode (fast: clean, after sending all WAL to the
+// standbys; immediate: at once, crash recovery on the next start).
+// Stopping a stopped server succeeds.
+func (p *postgres) Stop(ctx context.Context, mode string) error {
+	if _, err := os.Stat(filepath.Join(p.dataDir, "postmaster.pid")); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	_, err := p.run(ctx, "pg_ctl", "-D", p.dataDir, "-m", mode, "-w", "-t", fmt.Sprint(int(ctlTimeout.Seconds())), "stop")
+	if err != nil && strings.Contains(err.Error(), "Is server running?") {
+		return nil
+	}
+	return err
+}
+
+// Demote makes a primary read-only: stop (fast, or immediate to fence),
+// then start again as a standby with no upstream yet.
+func (p *postgres) Demote(ctx context.Context, mode string) error {
+	if err := p.Stop(ctx, mode); err != nil {
+		return fmt.Errorf("demote: %w", err)
+	}
+	if err := p.Start(ctx, true); err != nil {
+		return fmt.Errorf("demote: start as a standby: %w", err)
+	}
+	return nil
+}
+
+// Promote ends recovery and waits for it (at most a minute).
+func (p *postgres) Promote(ctx context.Context) error {
+	conn, err := pg.Connect(ctx, p.conn)
+	if err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var done bool
+	if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	if !done {
+		return errors.New("promote: not finished within 60 s")
+	}
+	return nil
+}
+
+// Follow points the running standby at conninfo (ALTER SYSTEM and a
+// reload: PostgreSQL 13+ restarts its WAL receiver). It reports whether it
+// changed anything.
+func (p *postgres) Follow(ctx context.Context, conninfo string) (bool, error) {
+	conn, err := pg.Connect(ctx, p.conn)
+	if err != nil {
+		return false, fmt.Errorf("follow: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var current string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('primary_conninfo')").Scan(&current); err != nil {
+		return false, fmt.Errorf("follow: %w", err)
+	}
+	if current == conninfo {
+		return false, nil
+	}
+	quoted := "'" + strings.ReplaceAll(conninfo, "'", "''") + "'"
+	for _, sql := range []string{"ALTER SYSTEM SET primary_conninfo = " + quoted,
+		"ALTER SYSTEM SET recovery_target_timeline = 'latest'", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return false, fmt.Errorf("follow: %s: %w", sql, err)
+		}
+	}
+	return true, nil
+}
+
+// Rewind stops the server, rewinds it from source (a conninfo to the
+// leader) and starts it as a standby.
+func (p *postgres) Rewind(ctx context.Context, source string) error {
+	if err := p.Stop(ctx, "fast"); err != nil {
+		return fmt.Errorf("rewind: %w", err)
+	}
+	if _, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync"); err != nil {
+		return fmt.Errorf("rewind: %w", err)
+	}
+	return p.Start(ctx, true)
+}
+
+// running reports whether the server accepts connections.
+func (p *postgres) running(ctx context.Context) bool {
+	conn, err := pg.Connect(ctx, p.conn)
+	if err != nil {
+		return false
+	}
+	conn.Close(context.WithoutCancel(ctx))
+	return true
+}
+
+// writeFile writes a file in the data directory, owned like the directory
+// (the agent may run as root beside a server run by the postgres user).
+func (p *postgres) writeFile(name string, data []byte) error {
+	path := filepath.Join(p.dataDir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fi, err := os.Stat(p.dataDir)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", p.dataDir, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", path, err)
+		}
+	}
+	return nil
+}

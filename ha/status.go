@@ -1,0 +1,64 @@
+package ha
+
+import (
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/ha/decide"
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+// memberStatus is what GET /patroni answers, in the shape of Patroni's
+// (the fields the agents read from each other, and HAProxy's operators
+// from them).
+type memberStatus struct {
+	State           string     `json:"state"`
+	Role            string     `json:"role"`
+	Timeline        uint32     `json:"timeline,omitempty"`
+	XLog            xlogStatus `json:"xlog"`
+	Tags            dcs.Tags   `json:"tags,omitempty"`
+	ClusterUnlocked bool       `json:"cluster_unlocked"`
+	Pause           bool       `json:"pause,omitempty"`
+	Patroni         struct {
+		Name  string `json:"name"`
+		Scope string `json:"scope"`
+	} `json:"patroni"`
+}
+
+// xlogStatus is Patroni's "xlog": location on a primary, received and
+// replayed locations on a standby.
+type xlogStatus struct {
+	Location         uint64 `json:"location,omitempty"`
+	ReceivedLocation uint64 `json:"received_location,omitempty"`
+	ReplayedLocation uint64 `json:"replayed_location,omitempty"`
+}
+
+// statusOf renders a view.
+func (a *Agent) statusOf(v view) memberStatus {
+	s := memberStatus{State: dcs.StateStopped, Role: dcs.RoleReplica, Timeline: v.pg.Timeline, Tags: a.o.Tags,
+		ClusterUnlocked: v.cluster.Leader == nil, Pause: v.settings.Pause}
+	s.Patroni.Name, s.Patroni.Scope = a.o.Name, a.o.Cluster
+	if v.pg.Running {
+		s.State = dcs.StateRunning
+	}
+	switch {
+	case v.pg.Primary():
+		s.Role = dcs.RolePrimary
+		s.XLog.Location = uint64(v.pg.LSN)
+	case v.pg.Running:
+		s.XLog.ReceivedLocation, s.XLog.ReplayedLocation = uint64(v.pg.Receive), uint64(v.pg.Replay)
+	}
+	return s
+}
+
+// memberState reads another member's answer: a primary's position is its
+// location, a standby's the newer of received and replayed.
+func (s memberStatus) memberState(name string) decide.MemberState {
+	st := decide.MemberState{Name: name, Reachable: true, Tags: s.Tags, PG: decide.PG{
+		Running: s.State == dcs.StateRunning, Timeline: s.Timeline,
+		InRecovery: s.Role != dcs.RolePrimary && s.Role != dcs.RoleMaster}}
+	if st.PG.InRecovery {
+		st.PG.LSN = pg.LSN(max(s.XLog.ReceivedLocation, s.XLog.ReplayedLocation))
+	} else {
+		st.PG.LSN = pg.LSN(s.XLog.Location)
+	}
+	return st
+}

@@ -1,0 +1,117 @@
+package ha
+
+import (
+	"context"
+	"time"
+
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/ha/decide"
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+// turn is one run of the HA loop. It returns how long to wait for the next.
+func (a *Agent) turn(ctx context.Context) time.Duration {
+	st := a.pg.State(ctx)
+	prev := a.lastView()
+	c, err := a.dcs.Cluster(ctx)
+	if err != nil {
+		a.log.Warn("cannot read the cluster from etcd; deciding on the last snapshot", "err", err)
+		c = prev.cluster
+	}
+	s := c.Settings(a.o.settings())
+	s.TTL = a.o.TTL // the lease was granted with it (a changed ttl is not applied yet)
+	if err := a.dcs.TouchMember(ctx, a.memberData(st, s)); err != nil {
+		a.log.Warn("cannot write the member key", "err", err)
+	}
+	var peers []decide.MemberState
+	if needPeers(c, a.o.Name, st) {
+		peers = a.askPeers(ctx, c)
+	}
+	d := decide.Decide(decide.Input{
+		Cluster: c, Settings: s, SafetyMargin: a.o.SafetyMargin,
+		Self:  decide.Self{MemberState: a.selfState(st), LastRenewal: a.lastRenewed()},
+		Peers: peers, Now: time.Now(),
+	})
+	a.report(d, prev.decision)
+	a.setView(view{cluster: c, settings: s, pg: st, decision: d, at: time.Now()})
+	a.act(ctx, d, c, st)
+	return s.LoopWait
+}
+
+// needPeers reports whether the decision may hold an election, which needs
+// the other members' live state.
+func needPeers(c dcs.Cluster, self string, st pgState) bool {
+	return c.Leader == nil || c.Failover != nil || c.LeaderName() == self && !st.Running
+}
+
+// selfState is this member as the decision sees it.
+func (a *Agent) selfState(st pgState) decide.MemberState {
+	return decide.MemberState{Name: a.o.Name, Reachable: true, Tags: a.o.Tags, PG: st.PG}
+}
+
+// memberData is this member's key.
+func (a *Agent) memberData(st pgState, s dcs.Settings) dcs.MemberData {
+	m := dcs.MemberData{ConnURL: a.o.ConnURL, APIURL: a.o.APIURL, State: dcs.StateStopped, Role: dcs.RoleReplica,
+		Tags: a.o.Tags, Timeline: st.Timeline, Pause: s.Pause}
+	if !st.Running {
+		return m
+	}
+	m.State = dcs.StateRunning
+	m.XLogLocation = uint64(st.LSN)
+	if !st.InRecovery {
+		m.Role = dcs.RolePrimary
+		return m
+	}
+	m.XLogLocation = uint64(st.Replay)
+	m.ReplayLSN, m.ReceiveLSN = uint64(st.Replay), uint64(st.Receive)
+	if st.Receive != 0 {
+		m.ReplicationState = dcs.ReplicationStreaming
+	}
+	return m
+}
+
+// report logs a decision: at info when it changes or acts, else at debug.
+func (a *Agent) report(d, prev decide.Decision) {
+	steady := d.Action == prev.Action && d.Reason == prev.Reason && (d.Action == decide.Renew || d.Action == decide.Follow || d.Action == decide.Wait)
+	level := a.log.Info
+	if steady {
+		level = a.log.Debug
+	}
+	args := []any{"action", d.Action.String(), "reason", d.Reason}
+	if d.Election != nil {
+		for _, c := range d.Election.Candidates {
+			args = append(args, "candidate."+c.Name, candidateLine(c))
+		}
+	}
+	level("decided", args...)
+}
+
+// candidateLine is one candidate for the log.
+func candidateLine(c decide.Candidate) string {
+	s := pg.LSN(c.LSN).String()
+	if c.Excluded != "" {
+		return s + ": " + c.Excluded
+	}
+	return s + ": winner"
+}
+
+func (a *Agent) lastView() view {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.view
+}
+
+func (a *Agent) setView(v view) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.view = v
+}
+
+// setPrimary records a change of role made by the agent itself, before the
+// next turn observes it (the watchdog fences on it).
+func (a *Agent) setPrimary(primary bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.view.pg.Running = a.view.pg.Running || primary
+	a.view.pg.InRecovery = !primary
+}
