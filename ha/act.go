@@ -27,7 +27,9 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 		err = a.follow(ctx, d, c)
 	}
 	if err != nil {
-		a.log.Error("action failed", "action", d.Action.String(), "err", err)
+		if ctx.Err() == nil {
+			a.log.Error("action failed", "action", d.Action.String(), "err", err)
+		}
 		return
 	}
 	if d.ClearFailover && c.Failover != nil {

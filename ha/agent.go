@@ -25,6 +25,7 @@ type Agent struct {
 	mu          sync.Mutex
 	lastRenewal time.Time // when the last successful renewal was sent
 	view        view      // the last turn's picture, for the REST API and the watchdog
+	roleSetAt   time.Time // when the agent last changed the role itself (setPrimary)
 }
 
 // view is what the agent saw and decided in its last turn.
@@ -33,7 +34,8 @@ type view struct {
 	settings dcs.Settings
 	pg       pgState
 	decision decide.Decision
-	at       time.Time
+	// at is when the PostgreSQL state was read.
+	at time.Time
 }
 
 // New checks the options and returns an agent; Run starts it.

@@ -38,8 +38,8 @@ func (p *postgres) Stop(ctx context.Context, mode string) error {
 		return nil
 	}
 	_, err := p.run(ctx, "pg_ctl", "-D", p.dataDir, "-m", mode, "-w", "-t", fmt.Sprint(int(ctlTimeout.Seconds())), "stop")
-	if err != nil && strings.Contains(err.Error(), "Is server running?") {
-		return nil
+	if err != nil && (strings.Contains(err.Error(), "Is server running?") || strings.Contains(err.Error(), "No such process")) {
+		return nil // a stale postmaster.pid: the server is gone already
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 
 // turn is one run of the HA loop. It returns how long to wait for the next.
 func (a *Agent) turn(ctx context.Context) time.Duration {
+	observed := time.Now()
 	st := a.pg.State(ctx)
 	prev := a.lastView()
 	c, err := a.dcs.Cluster(ctx)
@@ -33,7 +34,7 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 		Peers: peers, Now: time.Now(),
 	})
 	a.report(d, prev.decision)
-	a.setView(view{cluster: c, settings: s, pg: st, decision: d, at: time.Now()})
+	a.setView(view{cluster: c, settings: s, pg: st, decision: d, at: observed})
 	a.act(ctx, d, c, st)
 	return s.LoopWait
 }
@@ -101,9 +102,14 @@ func (a *Agent) lastView() view {
 	return a.view
 }
 
+// setView records a turn's picture. A role the agent set itself after the
+// turn read PostgreSQL's state (the watchdog fenced meanwhile) is kept.
 func (a *Agent) setView(v view) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.roleSetAt.After(v.at) {
+		v.pg.Running, v.pg.InRecovery = a.view.pg.Running, a.view.pg.InRecovery
+	}
 	a.view = v
 }
 
@@ -114,4 +120,5 @@ func (a *Agent) setPrimary(primary bool) {
 	defer a.mu.Unlock()
 	a.view.pg.Running = a.view.pg.Running || primary
 	a.view.pg.InRecovery = !primary
+	a.roleSetAt = time.Now()
 }
