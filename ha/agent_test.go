@@ -138,7 +138,7 @@ func TestAgentsLeadFollowAndFence(t *testing.T) {
 	probe.stop()
 	lastA, firstB := probe.last("a"), probe.first("b")
 	t.Logf("cut at 0; a's last write at %s; b's first write at %s (ttl %s, safety margin %s)",
-		lastA.Sub(cut).Round(time.Millisecond), firstB.Sub(cut).Round(time.Millisecond), DefaultTTL, DefaultSafetyMargin)
+		lastA.Sub(cut).Round(time.Millisecond), firstB.Sub(cut).Round(time.Millisecond), a.agent.o.TTL, a.agent.o.SafetyMargin)
 	if !lastA.Before(firstB) {
 		t.Fatalf("two primaries: a accepted a write at %s, after b's first at %s", lastA.Sub(cut), firstB.Sub(cut))
 	}

@@ -15,10 +15,11 @@ import (
 	"github.com/pgkeep/pgkeep/pg"
 )
 
-// Default timings. The config key's ttl, loop_wait, retry_timeout and
-// maximum_lag_on_failover override them cluster-wide.
+// Default timings (those of the configs package's ha: section). The config
+// key's ttl, loop_wait, retry_timeout and maximum_lag_on_failover override
+// them cluster-wide. The safety margin defaults to min(1 s, ttl/4).
 const (
-	DefaultTTL                  = 4 * time.Second
+	DefaultTTL                  = 3 * time.Second
 	DefaultLoopWait             = time.Second
 	DefaultRetryTimeout         = 2 * time.Second
 	DefaultSafetyMargin         = time.Second
@@ -43,6 +44,9 @@ type Options struct {
 	// itself.
 	TTL, LoopWait, RetryTimeout, SafetyMargin time.Duration
 	MaximumLagOnFailover                      uint64
+	// SynchronousMode and SynchronousModeStrict: defaults for the config
+	// key's synchronous_mode and synchronous_mode_strict.
+	SynchronousMode, SynchronousModeStrict bool
 
 	// Tags are published in the member key (nofailover, failover_priority...).
 	Tags dcs.Tags
@@ -81,7 +85,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.RetryTimeout = DefaultRetryTimeout
 	}
 	if o.SafetyMargin == 0 {
-		o.SafetyMargin = DefaultSafetyMargin
+		o.SafetyMargin = min(DefaultSafetyMargin, o.TTL/4)
 	}
 	if o.MaximumLagOnFailover == 0 {
 		o.MaximumLagOnFailover = DefaultMaximumLagOnFailover
@@ -125,5 +129,6 @@ func (o Options) withDefaults() (Options, error) {
 
 // settings are the local defaults of the cluster's dynamic settings.
 func (o Options) settings() dcs.Settings {
-	return dcs.Settings{TTL: o.TTL, LoopWait: o.LoopWait, RetryTimeout: o.RetryTimeout, MaximumLagOnFailover: o.MaximumLagOnFailover}
+	return dcs.Settings{TTL: o.TTL, LoopWait: o.LoopWait, RetryTimeout: o.RetryTimeout, MaximumLagOnFailover: o.MaximumLagOnFailover,
+		SynchronousMode: o.SynchronousMode, SynchronousModeStrict: o.SynchronousModeStrict}
 }

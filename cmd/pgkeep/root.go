@@ -70,6 +70,7 @@ environment variables and flags, in increasing precedence.`,
 		newExpireCommand(g),
 		newVerifyCommand(g),
 		newServerCommand(g),
+		newHACommand(g),
 	)
 	return root
 }

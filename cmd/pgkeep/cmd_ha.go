@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/pgkeep/pgkeep/configs"
+	"github.com/pgkeep/pgkeep/ha"
+	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/pg"
+)
+
+func newHACommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ha",
+		Short: "The failover agent of one member (in place of Patroni)",
+		Long: `ha runs beside one PostgreSQL server of the cluster. With the agents of the other
+members it keeps one primary, elected through a lease in etcd (Patroni's key
+layout under etcd.namespace/cluster): the primary renews the lease and stops
+accepting writes on its own when it cannot; when the leader key is free, the most
+advanced healthy replica takes it and is promoted; the others follow it. It serves
+HAProxy's health checks (ha.listen): /primary, /replica[?lag=], /read-only,
+/health, /leader answer 200 or 503. SIGTERM stops it; a primary is stopped with it.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadCluster()
+			if err != nil {
+				return err
+			}
+			if !term.IsTerminal(int(os.Stderr.Fd())) { // a daemon logs JSON
+				var level slog.Level
+				_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
+				slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			}
+			return runHA(cmd, cfg)
+		},
+	}
+}
+
+func runHA(cmd *cobra.Command, cfg *configs.Config) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	o, err := haOptions(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	client, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("etcd %v: %w", cfg.Etcd.Endpoints, err)
+	}
+	defer client.Close()
+	o.Etcd = client
+	agent, err := ha.New(o)
+	if err != nil {
+		return usageError{err}
+	}
+	return agent.Run(ctx)
+}
+
+// haOptions maps the configuration to the agent's options (Etcd is set by
+// the caller).
+func haOptions(cfg *configs.Config) (ha.Options, error) {
+	h := cfg.HA
+	switch {
+	case len(cfg.Etcd.Endpoints) == 0:
+		return ha.Options{}, errors.New("etcd.endpoints: pgkeep ha needs etcd")
+	case cfg.PG.Data == "":
+		return ha.Options{}, errors.New("pg.data: pgkeep ha needs the data directory")
+	case h.TLSCertFile != "" || h.TokenFile != "" || h.Token != "":
+		return ha.Options{}, errors.New("ha.tls-cert-file, ha.token: not supported by pgkeep ha yet")
+	}
+	name := h.Name
+	if name == "" {
+		var err error
+		if name, err = os.Hostname(); err != nil {
+			return ha.Options{}, fmt.Errorf("ha.name: %w", err)
+		}
+	}
+	pgAddr := h.PGConnectAddress
+	if pgAddr == "" {
+		if cfg.PG.Host == "" || strings.HasPrefix(cfg.PG.Host, "/") {
+			return ha.Options{}, errors.New("ha.pg-connect-address: pg.host is a socket; say where other members reach PostgreSQL (host:port)")
+		}
+		pgAddr = net.JoinHostPort(cfg.PG.Host, strconv.Itoa(cfg.PG.Port))
+	}
+	apiAddr := h.ConnectAddress
+	if apiAddr == "" {
+		apiAddr = h.Listen
+	}
+	tags := dcs.Tags{}
+	if h.NoFailover {
+		tags[dcs.TagNoFailover] = true
+	}
+	if h.FailoverPriority != 0 {
+		tags[dcs.TagFailoverPriority] = h.FailoverPriority
+	}
+	return ha.Options{
+		Name: name, Cluster: cfg.Cluster, Namespace: cfg.Etcd.Namespace,
+		TTL: h.TTL, LoopWait: h.LoopWait, RetryTimeout: h.RetryTimeout,
+		MaximumLagOnFailover: uint64(h.MaximumLagOnFailoverMB) << 20,
+		SynchronousMode:      h.SynchronousMode, SynchronousModeStrict: h.SynchronousModeStrict,
+		Tags:   tags,
+		PGData: cfg.PG.Data, PGBin: cfg.PG.Bin,
+		Conn:    pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
+		ConnURL: "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
+		APIListen: h.Listen, APIURL: "http://" + apiAddr + "/patroni",
+		Logger: slog.Default(),
+	}, nil
+}
