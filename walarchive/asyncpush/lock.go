@@ -34,3 +34,15 @@ func writePID(f *os.File) error {
 	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return err
 }
+
+// lockStillOurs reports whether path is still the file that f locks. When
+// the spool is deleted and made again under a running uploader, a new
+// lock file would let a second uploader start; the first must then stop.
+func lockStillOurs(f *os.File, path string) bool {
+	held, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	cur, err := os.Stat(path)
+	return err == nil && os.SameFile(held, cur)
+}

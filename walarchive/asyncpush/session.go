@@ -3,6 +3,7 @@ package asyncpush
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"sync"
@@ -66,7 +67,8 @@ func (w *session) close() {
 
 // step reads the spool and starts what can be started; it reports whether
 // there is nothing to do (nothing queued, nothing in flight). An error
-// means the spool directory is gone: nothing is left to upload.
+// means the spool directory or its lock file is gone: this uploader must
+// stop.
 func (w *session) step(ctx context.Context) (idle bool, err error) {
 	now := w.now()
 	if w.repo == nil && !now.Before(w.opening.next) {
@@ -79,6 +81,9 @@ func (w *session) step(ctx context.Context) (idle bool, err error) {
 	if err != nil {
 		w.u.Log.Error("read the spool", "err", err)
 		return false, nil
+	}
+	if !lockStillOurs(w.lock, w.s.path(lockFile)) {
+		return false, fmt.Errorf("%s was removed or replaced: another uploader may be running", w.s.path(lockFile))
 	}
 	for _, t := range w.s.removeStaleTemps(l) {
 		w.u.Log.Info("removed a partial copy of a process that is gone", "file", t)
