@@ -54,16 +54,12 @@ func copyAndSync(dst, src *os.File) error {
 func (s spoolDir) publish(tmp, name string, exclusive bool) error {
 	var err error
 	if exclusive {
-		if err = os.Link(tmp, s.path(name)); err == nil || errors.Is(err, os.ErrExist) {
-			os.Remove(tmp)
-		}
-	} else {
-		err = os.Rename(tmp, s.path(name))
+		err = os.Link(tmp, s.path(name))
+		os.Remove(tmp) // linked or refused, the temporary name goes
+	} else if err = os.Rename(tmp, s.path(name)); err != nil {
+		os.Remove(tmp)
 	}
 	if err != nil {
-		if !errors.Is(err, os.ErrExist) {
-			os.Remove(tmp)
-		}
 		return fmt.Errorf("spool %s: %w", name, err)
 	}
 	if err := syncDir(s.dir); err != nil {

@@ -137,7 +137,11 @@ func (w *session) failed(file string, st *retryState, err error, now time.Time) 
 	if st.permanent {
 		st.next = now.Add(permanentRetry)
 	}
-	w.u.Log.Warn("upload failed", "file", file, "attempt", st.attempts, "retry-in", st.next.Sub(now).Round(time.Millisecond), "err", err)
+	msg := "upload failed"
+	if file == uploaderName {
+		msg = "cannot open the repository"
+	}
+	w.u.Log.Warn(msg, "file", file, "attempt", st.attempts, "retry-in", st.next.Sub(now).Round(time.Millisecond), "err", err)
 	var rec failure
 	had, rerr := w.s.readMarker(errorDir, file, &rec)
 	if rerr != nil {
