@@ -47,7 +47,7 @@
 #  5. Checks once that archive-get of each tool returns the pushed bytes.
 #
 # Environment: ROUNDS (5), PROFILE (1: add a perf CPU profile of one pass per
-# tool; needs root, perf and go), PGKEEP_BIN (bin/pgkeep), PGBIN
+# tool; needs root, perf and go), BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN
 # (/usr/lib/postgresql/15/bin), PGBACKREST (pgbackrest), SCALE (pgbench -i
 # scale, 50), TMPDIR (where the work directory goes, /tmp).
 set -euo pipefail
@@ -59,7 +59,7 @@ NSEG=64
 SEGSIZE=$((16 * 1024 * 1024))
 SCALE=${SCALE:-50}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-BIN=${PGKEEP_BIN:-bin/pgkeep}
+BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 

@@ -61,7 +61,7 @@
 #  5. Prints Markdown to stdout; progress to stderr.
 #
 # Environment: ROUNDS (3), DATASETS ("A B"), SCALE (100), B_MB (1536), PROFILE
-# (1), DD_MB (2000), PGKEEP_BIN (bin/pgkeep), PGBIN (/usr/lib/postgresql/15/bin),
+# (1), DD_MB (2000), BIN (bin/pgkeep), PGBIN (/usr/lib/postgresql/15/bin),
 # PGBACKREST (pgbackrest), TMPDIR (work directory parent, /tmp: must be on the
 # disk being measured, not tmpfs), KEEP (1: keep the work directory), RENDER
 # (DIR: only print the report from a kept work directory DIR), QUIET_MAX (0.3),
@@ -77,7 +77,7 @@ B_MB=${B_MB:-1536}
 PROFILE=${PROFILE:-1}
 DD_MB=${DD_MB:-2000}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-BIN=${PGKEEP_BIN:-bin/pgkeep}
+BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 CMDLINE="ROUNDS=$ROUNDS DATASETS=\"$DATASETS\" SCALE=$SCALE B_MB=$B_MB bash test/bench/backup_restore.sh"

@@ -77,7 +77,7 @@
 # Environment: DURATION (120), ROUNDS (1), MODES ("none pgkeep pgbackrest"),
 # SCALE (50), CLIENTS (8), JOBS (2), PARTIAL_INTERVAL (1s), SHARED_BUFFERS,
 # MAX_WAL_SIZE (4GB), IDLE_S (5), QUIET_MAX (0.3), QUIET_WAIT (900),
-# PGKEEP_BIN (bin/pgkeep), PGBIN (/usr/lib/postgresql/15/bin), PGBACKREST
+# BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN (/usr/lib/postgresql/15/bin), PGBACKREST
 # (pgbackrest), TMPDIR (work directory parent, /tmp: on the disk, not tmpfs),
 # KEEP (1: keep the work directory), PROFILE (1: after the rounds, one more
 # pgkeep run, not in the tables, with `perf record -g` on the daemon, built
@@ -98,8 +98,7 @@ MAX_WAL_SIZE=${MAX_WAL_SIZE:-4GB}
 IDLE_S=${IDLE_S:-5}
 PROFILE=${PROFILE:-0}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-BIN=${PGKEEP_BIN:-bin/pgkeep}
-unset PGKEEP_BIN # pgkeep takes every PGKEEP_* variable for a setting and refuses unknown ones
+BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 SEGSIZE=$((16 * 1024 * 1024))
