@@ -38,6 +38,11 @@ if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pgbench" ] || [ ! -x "$PGBIN/pg_ct
 	apt_install postgresql-15 postgresql-client-15
 fi
 
+# etcd, for the demo and the multi-process failover tests.
+if [ ! -x /usr/bin/etcd ]; then
+	apt_install etcd-server
+fi
+
 if $want_bench && ! command -v pgbackrest >/dev/null; then
 	apt_install pgbackrest
 fi

@@ -49,7 +49,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pgkeep",
 		Short: "Keep PostgreSQL clusters alive and recoverable",
-		Long: `pgkeep archives WAL, takes and restores backups, and (soon) runs failover for
+		Long: `pgkeep archives WAL, takes and restores backups, and runs failover for
 PostgreSQL clusters, from one binary. Settings come from --config FILE, PGKEEP_*
 environment variables and flags, in increasing precedence.`,
 		SilenceUsage:  true,
@@ -71,6 +71,7 @@ environment variables and flags, in increasing precedence.`,
 		newVerifyCommand(g),
 		newServerCommand(g),
 		newHACommand(g),
+		newDemoCommand(),
 	)
 	return root
 }
