@@ -38,9 +38,13 @@ if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pgbench" ] || [ ! -x "$PGBIN/pg_ct
 	apt_install postgresql-15 postgresql-client-15
 fi
 
-# etcd, for the demo and the multi-process failover tests.
-if [ ! -x /usr/bin/etcd ]; then
-	apt_install etcd-server
+# etcd, for the demo and the multi-process failover tests; Patroni's
+# patronictl, to check that it reads the keys pgkeep ha writes.
+missing=()
+[ -x /usr/bin/etcd ] || missing+=(etcd-server)
+command -v patronictl >/dev/null || missing+=(patroni)
+if [ ${#missing[@]} -gt 0 ]; then
+	apt_install "${missing[@]}"
 fi
 
 if $want_bench && ! command -v pgbackrest >/dev/null; then
