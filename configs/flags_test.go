@@ -38,7 +38,7 @@ func TestFlagNames(t *testing.T) {
 		"retention-full", "retention-diff", "retention-days",
 		"server-name", "server-listen", "server-tls-cert-file", "server-tls-key-file", "server-client-ca-file",
 		"server-token-file", "server-spool-path", "server-stream", "server-slot", "server-application-name",
-		"server-synchronous", "server-partial-interval", "server-lease-ttl",
+		"server-synchronous", "server-synchronous-strict", "server-partial-interval", "server-lease-ttl",
 		"server-schedule-full", "server-schedule-diff", "server-schedule-incr", "server-schedule-verify",
 		// Added with the failover agent (issue 5).
 		"pg-parameters", "ha-name", "ha-ttl", "ha-loop-wait", "ha-retry-timeout", "ha-maximum-lag-on-failover-mb",

@@ -123,11 +123,13 @@ type Server struct {
 	// SpoolPath is the streaming receiver's spool.
 	SpoolPath string `yaml:"spool-path" usage:"server: the WAL receiver's local spool directory"`
 	// Stream turns the streaming receiver on.
-	Stream          bool          `yaml:"stream" usage:"server: stream WAL from the leader over a replication connection"`
-	Slot            string        `yaml:"slot" usage:"server: physical replication slot of the receiver"`
-	ApplicationName string        `yaml:"application-name" usage:"server: application_name of the receiver (for synchronous_standby_names)"`
-	Synchronous     bool          `yaml:"synchronous" usage:"server: fsync each batch of WAL and report it flushed at once (synchronous standby)"`
-	PartialInterval time.Duration `yaml:"partial-interval" usage:"server: how often the unfinished segment is uploaded as .partial"`
+	Stream          bool   `yaml:"stream" usage:"server: stream WAL from the leader over a replication connection"`
+	Slot            string `yaml:"slot" usage:"server: physical replication slot of the receiver"`
+	ApplicationName string `yaml:"application-name" usage:"server: application_name of the receiver (for synchronous_standby_names)"`
+	Synchronous     bool   `yaml:"synchronous" usage:"server: fsync each batch of WAL and report it flushed at once (synchronous standby)"`
+	// SynchronousStrict reports WAL flushed only once in the repository.
+	SynchronousStrict bool          `yaml:"synchronous-strict" usage:"server: with synchronous, report WAL flushed only once it is in the repository"`
+	PartialInterval   time.Duration `yaml:"partial-interval" usage:"server: how often the unfinished segment is uploaded as .partial"`
 	// LeaseTTL is the etcd lease that makes one server of a cluster active.
 	LeaseTTL time.Duration `yaml:"lease-ttl" usage:"server: etcd lease TTL of the active server; a standby takes over within it"`
 	Schedule Schedule      `yaml:"schedule"`

@@ -236,6 +236,8 @@ func (s *Server) validate() error {
 		return invalid("server.slot", "%q is not a valid replication slot name (1-63 of a-z, 0-9 and _)", s.Slot)
 	case s.ApplicationName == "":
 		return invalid("server.application-name", "must not be empty")
+	case s.SynchronousStrict && !s.Synchronous:
+		return invalid("server.synchronous-strict", "needs server.synchronous")
 	case s.PartialInterval <= 0:
 		return invalid("server.partial-interval", "must be positive, got %s", s.PartialInterval)
 	case s.LeaseTTL < 2*time.Second:

@@ -98,6 +98,7 @@ func TestValidate(t *testing.T) {
 		{"server slot", func(c *Config) { c.Server.Slot = "Pg-Keep" },
 			`server.slot: "Pg-Keep" is not a valid replication slot name`},
 		{"server partial interval", func(c *Config) { c.Server.PartialInterval = 0 }, "server.partial-interval: must be positive"},
+		{"server strict without synchronous", func(c *Config) { c.Server.SynchronousStrict = true }, "server.synchronous-strict: needs server.synchronous"},
 		{"server lease", func(c *Config) { c.Server.LeaseTTL = time.Second }, "server.lease-ttl: must be at least 2s, got 1s"},
 		{"server spool", func(c *Config) { c.Server.SpoolPath = "spool" }, `server.spool-path: "spool" is not an absolute path`},
 		{"server schedule", func(c *Config) { c.Server.Schedule.Incr = "0 * * *" },

@@ -35,7 +35,12 @@ type ReceiverOptions struct {
 	// flushed right away, so that the receiver can serve as a synchronous
 	// standby. Otherwise the spool is fsynced once per StatusInterval.
 	Synchronous bool
-	Log         *slog.Logger
+	// Strict (with Synchronous) reports WAL flushed only once it is in the
+	// repository, as a segment or a .partial, not when it is in the spool:
+	// an acknowledged commit then survives the loss of the database nodes
+	// and of this server's disk. Every batch waits for an upload.
+	Strict bool
+	Log    *slog.Logger
 }
 
 // ReceiverStatus is where a Receiver stands.
@@ -52,9 +57,11 @@ type ReceiverStatus struct {
 	// Flushed: WAL durable in the spool; what the server is told is flushed.
 	Flushed   pg.LSN    `json:"flushed"`
 	FlushedAt time.Time `json:"flushed-at"`
-	// Archived: WAL durable in the repository, as a segment or a .partial.
-	Archived   pg.LSN    `json:"archived"`
-	ArchivedAt time.Time `json:"archived-at"`
+	// Archived: WAL durable in the repository, as a segment or a .partial,
+	// on timeline ArchivedTimeline.
+	Archived         pg.LSN    `json:"archived"`
+	ArchivedTimeline uint32    `json:"archived-timeline"`
+	ArchivedAt       time.Time `json:"archived-at"`
 	// ServerEnd is the end of WAL on the server, as it last said.
 	ServerEnd pg.LSN `json:"server-end"`
 	// UploadError is the last failed upload; "" once uploads succeed again.
@@ -86,6 +93,8 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 		return nil, errors.New("receiver: a spool directory is required")
 	case o.PartialInterval < 0 || o.StatusInterval < 0:
 		return nil, errors.New("receiver: intervals must not be negative")
+	case o.Strict && !o.Synchronous:
+		return nil, errors.New("receiver: strict needs synchronous")
 	}
 	if o.Slot == "" {
 		o.Slot = "pgkeep"
@@ -129,10 +138,16 @@ func (r *Receiver) update(fn func(st *ReceiverStatus)) {
 	fn(&r.st)
 }
 
-// setArchived records that the repository holds WAL up to lsn.
-func (r *Receiver) setArchived(lsn pg.LSN) {
+// setArchived records that the repository holds WAL up to lsn on timeline
+// tli. A later timeline supersedes an earlier one.
+func (r *Receiver) setArchived(tli uint32, lsn pg.LSN) {
 	r.update(func(st *ReceiverStatus) {
-		st.Archived = max(st.Archived, lsn)
+		switch {
+		case tli > st.ArchivedTimeline:
+			st.Archived, st.ArchivedTimeline = lsn, tli
+		case tli == st.ArchivedTimeline:
+			st.Archived = max(st.Archived, lsn)
+		}
 		st.ArchivedAt = time.Now()
 		st.UploadError = ""
 	})

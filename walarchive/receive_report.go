@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/pgkeep/pgkeep/pg"
 )
 
 // reportDue says whether to fsync and report now rather than at the end of
@@ -17,8 +19,9 @@ func (s *streamer) reportDue() bool {
 
 // report fsyncs the spool and sends a status update when one is due: every
 // StatusInterval, when the server asks for one, and in synchronous mode
-// whenever the flush position advanced. Without Synchronous the spool is
-// fsynced only when a status update goes out.
+// whenever the reported flush position advanced. Without Synchronous the
+// spool is fsynced only when a status update goes out. In strict mode a
+// flush asks the uploader for a .partial at once.
 func (s *streamer) report(asked bool) error {
 	due := asked || !time.Now().Before(s.nextStatus)
 	before := s.flushed
@@ -27,29 +30,55 @@ func (s *streamer) report(asked bool) error {
 			return err
 		}
 	}
-	if due || s.flushed != before {
+	if s.r.o.Strict && s.flushed != before {
+		s.up.notify()
+	}
+	if due || s.reportedFlush() != s.flushSent {
 		return s.sendStatus()
 	}
 	return nil
 }
 
-// sendStatus tells the server what is received (write), durable in the
-// spool (flush) and durable in the repository (apply; the flush position
-// until something is archived). The slot's restart_lsn follows flush.
+// reportedFlush is the flush position the server is told: what the spool
+// holds, or in strict mode what the repository holds on this timeline (0,
+// no position, while it holds nothing of it).
+func (s *streamer) reportedFlush() pg.LSN {
+	if !s.r.o.Strict {
+		return s.flushed
+	}
+	st := s.r.Status()
+	if st.ArchivedTimeline != s.tli {
+		return 0
+	}
+	return min(s.flushed, st.Archived)
+}
+
+// awaitingArchive says whether, in strict mode, flushed WAL waits for the
+// repository.
+func (s *streamer) awaitingArchive() bool {
+	return s.r.o.Strict && s.reportedFlush() < s.flushed
+}
+
+// sendStatus tells the server what is received (write), durable (flush,
+// see reportedFlush) and durable in the repository (apply; the flush
+// position until something is archived). The slot's restart_lsn follows
+// flush.
 func (s *streamer) sendStatus() error {
+	flush := s.reportedFlush()
 	apply := s.r.Status().Archived
-	if apply == 0 || apply > s.flushed {
-		apply = s.flushed
+	if apply == 0 || apply > flush {
+		apply = flush
 	}
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), s.conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(s.received),
-		WALFlushPosition: pglogrepl.LSN(s.flushed),
+		WALFlushPosition: pglogrepl.LSN(flush),
 		WALApplyPosition: pglogrepl.LSN(apply),
 		ClientTime:       time.Now(),
 	})
 	if err != nil {
 		return fmt.Errorf("send standby status to %s: %w", s.r.server(), err)
 	}
+	s.flushSent = flush
 	s.nextStatus = time.Now().Add(s.r.o.StatusInterval)
 	return nil
 }

@@ -42,6 +42,7 @@ type streamer struct {
 	segStart   pg.LSN
 	received   pg.LSN // end of the WAL written to file
 	flushed    pg.LSN // end of the WAL fsynced
+	flushSent  pg.LSN // the flush position last sent to the server
 	inCopy     bool
 	nextStatus time.Time
 }
@@ -116,11 +117,13 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 }
 
 // receive waits for the next message until a status update is due (in
-// synchronous mode with WAL pending: until the batch ends). A nil message
-// means the wait ended quietly.
+// synchronous mode with WAL pending: until the batch ends; in strict mode
+// while WAL waits for the repository: shortly, to report it once there). A
+// nil message means the wait ended quietly.
 func (s *streamer) receive(ctx context.Context) (pgproto3.BackendMessage, error) {
 	deadline := s.nextStatus
-	if poll := time.Now().Add(syncPoll); s.r.o.Synchronous && s.received != s.flushed && poll.Before(deadline) {
+	pending := s.r.o.Synchronous && s.received != s.flushed || s.awaitingArchive()
+	if poll := time.Now().Add(syncPoll); pending && poll.Before(deadline) {
 		deadline = poll
 	}
 	rctx, cancel := context.WithDeadline(ctx, deadline)

@@ -50,6 +50,9 @@ func (u *uploader) run(ctx context.Context) error {
 		var retry <-chan time.Time
 		err := u.uploadSpool(ctx)
 		u.backlog = err != nil
+		if err == nil && u.r.o.Strict {
+			err = u.uploadPartial(ctx) // the flushed WAL waits for it
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil

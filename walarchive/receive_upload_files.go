@@ -31,7 +31,7 @@ func (u *uploader) push(ctx context.Context, w pg.WALName) error {
 		return err
 	}
 	if w.Kind == pg.KindSegment {
-		u.r.setArchived(w.StartLSN(u.r.segSize()) + pg.LSN(u.r.segSize()))
+		u.r.setArchived(w.Timeline, w.StartLSN(u.r.segSize())+pg.LSN(u.r.segSize()))
 	}
 	u.r.log.Debug("archived", "wal", w.Name, "bytes", res.Size, "already", res.Already)
 	return nil
@@ -90,7 +90,7 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 	}
 	u.partialName, u.partialSize = st.Segment, n
 	if !u.backlog { // else the archive has a gap before this
-		u.r.setArchived(start + pg.LSN(n))
+		u.r.setArchived(w.Timeline, start+pg.LSN(n))
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func runServer(cmd *cobra.Command, cfg *configs.Config) error {
 		Receiver: walarchive.ReceiverOptions{
 			Repo: r, Cluster: c, Slot: cfg.Server.Slot, SpoolDir: cfg.Server.SpoolPath,
 			PartialInterval: cfg.Server.PartialInterval, ApplicationName: cfg.Server.ApplicationName,
-			Synchronous: cfg.Server.Synchronous, Log: slog.Default(),
+			Synchronous: cfg.Server.Synchronous, Strict: cfg.Server.SynchronousStrict, Log: slog.Default(),
 		},
 		Schedules: schedules,
 		Retention: retention(cfg),

@@ -25,6 +25,7 @@ type serverProc struct {
 	url    string
 	config string
 	log    string
+	spool  string
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
@@ -63,13 +64,14 @@ func startServer(t *testing.T, c *cluster, name, extra string) *serverProc {
 		url:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		config: filepath.Join(dir, "server.yaml"),
 		log:    filepath.Join(dir, "server.log"),
+		spool:  filepath.Join(dir, "spool"),
 	}
 	yaml := string(base) + extra
 	if !strings.Contains(extra, "server:") {
 		yaml += "server:\n"
 	}
 	yaml = strings.Replace(yaml, "server:\n", fmt.Sprintf("server:\n  name: %s\n  listen: 127.0.0.1:%d\n  spool-path: %s\n",
-		name, port, filepath.Join(dir, "spool")), 1)
+		name, port, s.spool), 1)
 	writeFile(t, s.config, yaml)
 	s.start(t)
 	t.Cleanup(func() { s.kill(t) })

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -11,10 +13,23 @@ import (
 
 // With the receiver as the only synchronous standby, every commit the
 // primary acknowledged before kill -9 is recoverable from the repository
-// alone (RPO 0 for the archive).
+// alone (RPO 0 for the archive): the server's last upload takes it from the
+// spool.
 func TestServerSynchronousArchive(t *testing.T) {
+	testSynchronousArchive(t, false)
+}
+
+// In the strict variant the receiver reports WAL flushed only once it is in
+// the repository: every acknowledged commit survives even when the
+// repository server dies at the same instant as the primary (kill -9) and
+// its spool is lost.
+func TestServerSynchronousStrictArchive(t *testing.T) {
+	testSynchronousArchive(t, true)
+}
+
+func testSynchronousArchive(t *testing.T, strict bool) {
 	c := streamingCluster(t, posixRepo(t), nil)
-	s := startServer(t, c, "sync", pgYAML(c)+"server:\n  synchronous: true\n  partial-interval: 1s\n")
+	s := startServer(t, c, "sync", pgYAML(c)+fmt.Sprintf("server:\n  synchronous: true\n  synchronous-strict: %t\n  partial-interval: 1s\n", strict))
 	harness.Wait(t, 20*time.Second, "the receiver to stream", func() (bool, error) {
 		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
 		return v == "1", err
@@ -53,6 +68,9 @@ func TestServerSynchronousArchive(t *testing.T) {
 		}()
 	}
 	time.Sleep(3 * time.Second)
+	if strict {
+		s.kill(t) // the repository server first: nothing acknowledged after this
+	}
 	c.pg.Kill(t) // kill -9 the postmaster and every backend mid-write
 	cancel()
 	wg.Wait()
@@ -63,11 +81,17 @@ func TestServerSynchronousArchive(t *testing.T) {
 		t.Fatalf("only %d commits acknowledged in 3 s", n)
 	}
 
-	// The server's last upload takes the acknowledged WAL from its spool.
-	harness.Wait(t, 20*time.Second, "the stream to end and upload", func() (bool, error) {
-		st, err := s.status(t)
-		return err == nil && st.Stream != nil && !st.Stream.Running && st.Stream.Archived >= st.Stream.Flushed, nil
-	})
+	if strict {
+		if err := os.RemoveAll(s.spool); err != nil { // its disk is lost
+			t.Fatal(err)
+		}
+	} else {
+		// The server's last upload takes the acknowledged WAL from its spool.
+		harness.Wait(t, 20*time.Second, "the stream to end and upload", func() (bool, error) {
+			st, err := s.status(t)
+			return err == nil && st.Stream != nil && !st.Stream.Running && st.Stream.Archived >= st.Stream.Flushed, nil
+		})
+	}
 	copy := c.restoreAndStart(t)
 	var lost []int
 	restored := map[int]bool{}
