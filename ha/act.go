@@ -25,6 +25,14 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 		err = a.demote(ctx, d)
 	case decide.Follow:
 		err = a.follow(ctx, d, c)
+	case decide.Bootstrap:
+		err = a.bootstrap(ctx)
+	case decide.CreateReplica:
+		err = a.createReplica(ctx, c, d.Leader)
+	case decide.Wait:
+		if d.ReleaseKey {
+			_, err = a.dcs.ReleaseLeader(ctx)
+		}
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -118,7 +126,8 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 			return err
 		}
 		if err := a.pg.Rewind(ctx, src); err != nil {
-			return err
+			a.log.Error("pg_rewind failed: re-creating this member as a replica", "leader", d.Leader, "err", err)
+			return a.recreate(ctx, c, d.Leader)
 		}
 	case d.Start:
 		if err := a.pg.Start(ctx, true); err != nil {

@@ -22,6 +22,10 @@ type Agent struct {
 	http *http.Client
 	wake chan struct{}
 
+	// life serializes what changes the data directory: the loop's turns
+	// and Reinitialize.
+	life sync.Mutex
+
 	mu          sync.Mutex
 	lastRenewal time.Time // when the last successful renewal was sent
 	view        view      // the last turn's picture, for the REST API and the watchdog
@@ -62,6 +66,9 @@ func New(o Options) (*Agent, error) {
 // leader key and the lease. A member name another running member uses is
 // an error wrapping dcs.ErrNameInUse.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.checkSystem(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.o.APIListen)
 	if err != nil {
 		return fmt.Errorf("ha: REST API: %w", err)
@@ -88,7 +95,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	changes := a.dcs.Watch(loopCtx, c.Revision)
 	for {
+		a.life.Lock()
 		wait := a.turn(loopCtx)
+		a.life.Unlock()
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -18,6 +18,9 @@ const standbySignal = "standby.signal"
 // Start starts the server, as a standby when standby is true (else as what
 // it was), and waits until it accepts connections.
 func (p *postgres) Start(ctx context.Context, standby bool) error {
+	if err := p.writeConfig(); err != nil {
+		return err
+	}
 	if standby {
 		if err := p.writeFile(standbySignal, nil); err != nil {
 			return err
@@ -105,9 +108,11 @@ func (p *postgres) Rewind(ctx context.Context, source string) error {
 	if err := p.Stop(ctx, "fast"); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
-	if _, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync"); err != nil {
+	out, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync")
+	if err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
+	p.log.Info("pg_rewind done", "output", strings.TrimSpace(out))
 	return p.Start(ctx, true)
 }
 
