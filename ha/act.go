@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -126,6 +127,9 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 			return err
 		}
 		if err := a.pg.Rewind(ctx, src); err != nil {
+			if !errors.Is(err, errRewind) || ctx.Err() != nil {
+				return err
+			}
 			a.log.Error("pg_rewind failed: re-creating this member as a replica", "leader", d.Leader, "err", err)
 			return a.recreate(ctx, c, d.Leader)
 		}

@@ -322,6 +322,4 @@ func startByHand(t *testing.T, m *lifeMember) {
 	}
 }
 
-
-
 func removeFile(path string) error { return os.Remove(path) }

@@ -110,11 +110,18 @@ func (p *postgres) Rewind(ctx context.Context, source string) error {
 	}
 	out, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync")
 	if err != nil {
-		return fmt.Errorf("rewind: %w", err)
+		return fmt.Errorf("rewind: %w: %w", errRewind, err)
 	}
 	p.log.Info("pg_rewind done", "output", strings.TrimSpace(out))
-	return p.Start(ctx, true)
+	if err := p.Start(ctx, true); err != nil {
+		return fmt.Errorf("rewind: %w: start after pg_rewind: %w", errRewind, err)
+	}
+	return nil
 }
+
+// errRewind: pg_rewind failed, or the rewound server did not start: the
+// data directory is of no use as it is.
+var errRewind = errors.New("the rewind failed")
 
 // running reports whether the server accepts connections.
 func (p *postgres) running(ctx context.Context) bool {

@@ -129,8 +129,8 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 		PGData: cfg.PG.Data, PGBin: cfg.PG.Bin, Parameters: cfg.PG.Parameters,
 		ReplicaMethod: h.ReplicaMethod,
 		Bootstrap:     ha.Bootstrap{Method: h.Bootstrap.Method, Cluster: h.Bootstrap.Cluster, Set: h.Bootstrap.Set, Target: target},
-		Conn:    pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
-		ConnURL: "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
+		Conn:          pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
+		ConnURL:       "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
 		APIListen: h.Listen, APIURL: "http://" + apiAddr + "/patroni",
 		Logger: slog.Default(),
 	}, nil
