@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/pgkeep/pgkeep/ha/dcs"
@@ -83,7 +82,7 @@ func (a *Agent) createCluster(ctx context.Context) (string, error) {
 	if err != nil || d.empty {
 		return "", fmt.Errorf("read the new cluster's system identifier: %v", err)
 	}
-	return d.sysid, a.registerInRepo(ctx, d.sysid)
+	return d.sysid, nil
 }
 
 // initdb creates a new cluster (with data checksums, which pg_rewind
@@ -97,6 +96,16 @@ func (a *Agent) initdb(ctx context.Context) error {
 	a.log.Info("initdb done", "pgdata", a.pg.dataDir, "output_bytes", len(out))
 	if err := a.pg.writeHBA(); err != nil {
 		return err
+	}
+	if a.o.Repo != nil {
+		d, err := pg.ReadDataDir(a.pg.dataDir)
+		if err != nil {
+			return err
+		}
+		info := repo.ClusterInfo{SystemID: d.SystemID, PGVersion: d.PGVersion, PGVersionNum: d.PGVersion * 10000, WALSegmentSize: d.WALSegmentSize}
+		if err := a.registerInRepo(ctx, info); err != nil {
+			return err
+		}
 	}
 	return a.pg.Start(ctx, false)
 }
@@ -120,6 +129,9 @@ func (a *Agent) bootstrapFromBackup(ctx context.Context) error {
 	}
 	a.log.Info("restored a backup to bootstrap the cluster from", "source", b.Cluster, "backup", res.Label, "target", res.Target,
 		"took", res.Duration.Round(time.Millisecond))
+	if err := a.registerInRepo(ctx, *src); err != nil {
+		return err
+	}
 	if err := a.pg.Start(ctx, false); err != nil {
 		return err
 	}
@@ -129,31 +141,18 @@ func (a *Agent) bootstrapFromBackup(ctx context.Context) error {
 	return a.pg.resetRecovery(ctx)
 }
 
-// registerInRepo registers the cluster in the repository under its own name, as
-// `pgkeep create` does, so that archive_command works from the first
-// segment. A cluster bootstrapped from a backup keeps the source's system
-// identifier: under another name that is a new registration; under the
-// source's own name it is the same one (a cluster recreated from its own
-// backup).
-func (a *Agent) registerInRepo(ctx context.Context, sysid string) error {
-	if a.o.Repo == nil {
-		return nil
-	}
-	id, err := strconv.ParseUint(sysid, 10, 64)
-	if err != nil {
-		return fmt.Errorf("system identifier %q: %w", sysid, err)
-	}
-	conn, err := pg.Connect(ctx, a.pg.conn)
-	if err != nil {
-		return fmt.Errorf("register in the repository: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	s, err := pg.QueryServerInfo(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("register in the repository: %w", err)
-	}
-	stored, created, err := a.o.Repo.CreateCluster(ctx, repo.ClusterInfo{Name: a.o.Cluster, SystemID: id,
-		PGVersion: s.Major(), PGVersionNum: s.VersionNum, WALSegmentSize: s.WALSegmentSize})
+// registerInRepo registers the cluster in the repository under its own
+// name, as `pgkeep create` does, before its server starts, so that
+// archive_command works from the first file. A cluster bootstrapped from a
+// backup keeps the source's system identifier (PostgreSQL copies it):
+// under another name that is a new registration of the same system, the
+// new cluster's WAL (on its new timeline) and backups then go under its
+// own name; under the source's own name it is the same registration (a
+// cluster recreated from its own backup, whose new timeline PostgreSQL
+// numbers past every one in the archive).
+func (a *Agent) registerInRepo(ctx context.Context, info repo.ClusterInfo) error {
+	info.Name, info.Created, info.Checksum = a.o.Cluster, time.Time{}, ""
+	stored, created, err := a.o.Repo.CreateCluster(ctx, info)
 	if err != nil {
 		return err
 	}
