@@ -208,3 +208,29 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 		}
 	})
 }
+
+// pgkeep ha needs no repository, but etcd; a bootstrap from a backup
+// needs a repository: each refused with one line and exit 2.
+func TestHAConfigRefusals(t *testing.T) {
+	dir := harness.Dir(t)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no etcd (and no repository, which is fine)", []string{"--cluster", "c", "--pgdata", dir, "ha"}, "etcd.endpoints: pgkeep ha needs etcd"},
+		{"bootstrap from a backup without a repository", []string{"--cluster", "c", "--pgdata", dir, "--etcd-endpoints", "127.0.0.1:1",
+			"--pg-host", "127.0.0.1", "--ha-bootstrap-method", "backup", "ha"}, "bootstrap from a backup needs a repository"},
+		{"a target time without a backup bootstrap", []string{"--cluster", "c", "--pgdata", dir, "--etcd-endpoints", "127.0.0.1:1",
+			"--pg-host", "127.0.0.1", "--ha-bootstrap-target-time", "2026-01-01 00:00:00+00", "ha"}, "only with ha.bootstrap.method backup"},
+		{"a managed parameter", []string{"--cluster", "c", "--pgdata", dir, "--etcd-endpoints", "127.0.0.1:1",
+			"--pg-parameters", "primary_conninfo=host=x", "ha"}, "pg.parameters: primary_conninfo is managed by pgkeep ha"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := pgkeep(t, nil, c.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Fatalf("%s; want exit 2 and one line with %q", r, c.want)
+			}
+		})
+	}
+}
