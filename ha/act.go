@@ -17,7 +17,7 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 	var err error
 	switch d.Action {
 	case decide.Renew:
-		err = a.lead(ctx, d, st)
+		err = a.lead(ctx, d, c, st)
 	case decide.Acquire:
 		err = a.acquire(ctx, d, c, st)
 	case decide.Promote:
@@ -49,7 +49,7 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 }
 
 // lead keeps the leader key and publishes the leader's position.
-func (a *Agent) lead(ctx context.Context, d decide.Decision, st pgState) error {
+func (a *Agent) lead(ctx context.Context, d decide.Decision, c dcs.Cluster, st pgState) error {
 	if err := a.dcs.UpdateLeader(ctx); err != nil {
 		return err
 	}
@@ -57,6 +57,9 @@ func (a *Agent) lead(ctx context.Context, d decide.Decision, st pgState) error {
 		if err := a.pg.Start(ctx, false); err != nil {
 			return err
 		}
+	}
+	if !c.Initialized {
+		a.adoptInitialize(ctx)
 	}
 	if st.Primary() {
 		return a.dcs.SetStatus(ctx, dcs.Status{Optime: uint64(st.LSN)})

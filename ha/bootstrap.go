@@ -159,3 +159,20 @@ func (a *Agent) registerInRepo(ctx context.Context, info repo.ClusterInfo) error
 	a.log.Info("cluster registered in the repository", "cluster", stored.Name, "system_identifier", stored.SystemID, "new", created)
 	return nil
 }
+
+// adoptInitialize writes the leader's system identifier into a missing
+// initialize key: a cluster that existed before its agents (its data
+// directories made by hand) is initialized by its first leader, as
+// Patroni does.
+func (a *Agent) adoptInitialize(ctx context.Context) {
+	d, err := a.pg.inspect()
+	if err != nil || d.empty {
+		return
+	}
+	switch err := a.dcs.SetInitialize(ctx, d.sysid, 0); {
+	case err == nil:
+		a.log.Info("initialize key written with this leader's system identifier", "system_identifier", d.sysid)
+	case !errors.Is(err, dcs.ErrConflict):
+		a.log.Warn("cannot write the initialize key", "err", err)
+	}
+}
