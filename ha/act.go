@@ -152,7 +152,15 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 	if changed {
 		a.log.Info("following", "leader", d.Leader)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if changed || d.Start || d.Rewind {
+		a.resetStall()
+	} else if a.stalled(ctx, c, leader.Data) {
+		return a.recreate(ctx, c, d.Leader)
+	}
+	return nil
 }
 
 // conninfo is a libpq connection string to a member, from its conn_url,

@@ -27,9 +27,10 @@ type Agent struct {
 	life sync.Mutex
 
 	mu          sync.Mutex
-	lastRenewal time.Time // when the last successful renewal was sent
-	view        view      // the last turn's picture, for the REST API and the watchdog
-	roleSetAt   time.Time // when the agent last changed the role itself (setPrimary)
+	lastRenewal time.Time  // when the last successful renewal was sent
+	view        view       // the last turn's picture, for the REST API and the watchdog
+	roleSetAt   time.Time  // when the agent last changed the role itself (setPrimary)
+	stall       stallWatch // a replica's progress, to re-create one that cannot follow
 }
 
 // view is what the agent saw and decided in its last turn.

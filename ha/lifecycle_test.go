@@ -84,7 +84,11 @@ func newLifeMember(t *testing.T, e *harness.Etcd, name string, progs *programs) 
 		PGData: m.pg.DataDir, PGBin: filepath.Dir(harness.PGBin("pg_ctl")), PGLogFile: m.pg.LogFile,
 		Conn:    pg.ConnOptions{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", Timeout: time.Second},
 		ConnURL: fmt.Sprintf("postgres://127.0.0.1:%d/postgres", port), APIListen: listen,
-		Parameters: map[string]string{"unix_socket_directories": dir, "fsync": "off", "shared_buffers": "16MB"},
+		// Little WAL kept, even for a slot: a replica that was away loses
+		// the WAL it needs.
+		Parameters: map[string]string{"unix_socket_directories": dir, "fsync": "off", "shared_buffers": "16MB",
+			"wal_keep_size": "0", "max_wal_size": "32MB", "min_wal_size": "32MB", "max_slot_wal_keep_size": "32MB"},
+		StallTimeout: 10 * time.Second, // above wal_retrieve_retry_interval (5 s)
 		Command:    progs.command,
 		Logger:     slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
@@ -275,6 +279,42 @@ func TestLifecycleBootstrapReinitRecloneAfterRewindFailure(t *testing.T) {
 		t.Fatal("the re-created replica still holds the rows written past the fork")
 	}
 
+	// A replica away while the leader recycled the WAL it needs cannot
+	// follow: it is re-created.
+	var away *lifeMember
+	for _, m := range members {
+		if m != primary && m != old {
+			away = m
+		}
+	}
+	away.stop(t)
+	away.pg.Stop(t)
+	for i := 0; i < 4; i++ {
+		// The streaming replica gets each segment before the checkpoint
+		// that recycles it: only the one away misses WAL.
+		primary.pg.Exec(t, "INSERT INTO rows SELECT generate_series(1, 20000)")
+		at := primary.pg.QueryString(t, "SELECT pg_switch_wal()::text")
+		harness.Wait(t, 30*time.Second, "the streaming replica to flush "+at, func() (bool, error) {
+			v, err := primary.pg.TryQueryString(t.Context(), "SELECT count(*) FILTER (WHERE flush_lsn >= $1::pg_lsn) FROM pg_stat_replication", at)
+			return v == "1", err
+		})
+		primary.pg.Exec(t, "CHECKPOINT")
+	}
+	restart := time.Now()
+	away.start(t)
+	roles(t, 2*time.Minute, members...)
+	t.Logf("the replica that could not follow streams again %s after its agent started", time.Since(restart).Round(time.Millisecond))
+	if !away.log.has("neither streamed nor replayed") || !away.log.has("replica created") {
+		t.Fatal("the replica that could not follow was not re-created")
+	}
+	for _, m := range members {
+		if m != away && m.log.has("neither streamed nor replayed") {
+			t.Errorf("%s was taken for a replica that cannot follow", m.name)
+		}
+	}
+	want := primary.pg.QueryString(t, "SELECT count(*) FROM rows")
+	waitRows(t, away, "rows", atoi(t, want))
+
 	// A data directory of another system is refused.
 	other := harness.StartPostgres(t, harness.PGOptions{})
 	o := newLifeMember(t, e, "d", progs).o
@@ -322,4 +362,18 @@ func startByHand(t *testing.T, m *lifeMember) {
 	}
 }
 
-func removeFile(path string) error { return os.Remove(path) }
+// removeFile removes a file; one already gone is fine.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+func atoi(t *testing.T, s string) int {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

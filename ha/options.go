@@ -87,6 +87,10 @@ type Options struct {
 	ReplicaMethod string
 	// Bootstrap is how the first member creates the cluster.
 	Bootstrap Bootstrap
+	// StallTimeout: a replica that neither streams nor replays anything
+	// for this long while the leader is ahead and answers is re-created
+	// (default DefaultStallTimeout).
+	StallTimeout time.Duration
 
 	// Command makes the commands that run PostgreSQL's programs (default
 	// exec.CommandContext); tests run them as the postgres OS user.
@@ -161,6 +165,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ReplicaMethod == "" || o.Repo == nil {
 		o.ReplicaMethod = map[bool]string{true: ReplicaBackup, false: ReplicaBasebackup}[o.Repo != nil]
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	if o.Bootstrap.Method == "" {
 		o.Bootstrap.Method = BootstrapInitdb

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgkeep/pgkeep/pg"
 )
@@ -108,6 +111,9 @@ func (p *postgres) Rewind(ctx context.Context, source string) error {
 	if err := p.Stop(ctx, "fast"); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
+	if err := checkpoint(ctx, source, p.conn.Timeout); err != nil {
+		return fmt.Errorf("rewind: %w", err)
+	}
 	out, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync")
 	if err != nil {
 		return fmt.Errorf("rewind: %w: %w", errRewind, err)
@@ -148,6 +154,29 @@ func (p *postgres) writeFile(name string, data []byte) error {
 		if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("chown %s: %w", path, err)
 		}
+	}
+	return nil
+}
+
+// checkpoint runs CHECKPOINT on the server at conninfo (the leader before
+// a rewind from it): until its first checkpoint after a promotion, a
+// leader's pg_control still names its old timeline, and pg_rewind would
+// find "no rewind required" on a diverged member.
+func checkpoint(ctx context.Context, conninfo string, timeout time.Duration) error {
+	cfg, err := pgx.ParseConfig(conninfo)
+	if err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
+	}
+	if timeout > 0 {
+		cfg.ConnectTimeout = timeout
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
 	}
 	return nil
 }
