@@ -132,7 +132,7 @@ func (a *Agent) bootstrapFromBackup(ctx context.Context) error {
 	if err := a.registerInRepo(ctx, *src); err != nil {
 		return err
 	}
-	if err := a.pg.Start(ctx, false); err != nil {
+	if err := a.pg.startRecovery(ctx); err != nil {
 		return err
 	}
 	if err := a.pg.waitPromoted(ctx); err != nil {

@@ -2,7 +2,13 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
@@ -11,11 +17,25 @@ import (
 // recoveryPoll is how often waitPromoted looks.
 const recoveryPoll = 500 * time.Millisecond
 
+// startRecovery starts the server without waiting: recovering a backup to
+// its target may take longer than any pg_ctl timeout; waitPromoted waits.
+func (p *postgres) startRecovery(ctx context.Context) error {
+	if err := p.writeConfig(); err != nil {
+		return err
+	}
+	_, err := p.run(ctx, "pg_ctl", "-D", p.dataDir, "-l", p.logFile, "-W", "start")
+	return err
+}
+
+// postmasterGrace is how long after its start a postmaster may not have
+// written postmaster.pid yet.
+const postmasterGrace = 10 * time.Second
+
 // waitPromoted waits until a server recovering from a backup has reached
 // its target and promoted. A server that stops meanwhile (recovery failed,
 // or ended before the target) is an error with the end of its log.
 func (p *postgres) waitPromoted(ctx context.Context) error {
-	last := time.Now()
+	start, last := time.Now(), time.Now()
 	for {
 		conn, err := pg.Connect(ctx, p.conn)
 		if err == nil {
@@ -31,7 +51,7 @@ func (p *postgres) waitPromoted(ctx context.Context) error {
 				p.log.Info("recovering from the archive", "replayed", replay)
 			}
 		}
-		if err != nil && !p.running(ctx) {
+		if err != nil && !p.postmasterAlive() && time.Since(start) > postmasterGrace {
 			return fmt.Errorf("PostgreSQL stopped during recovery: %w; log: %s", err, p.logTail())
 		}
 		select {
@@ -73,4 +93,19 @@ func (p *postgres) logTail() string {
 		return "(unreadable: " + err.Error() + ")"
 	}
 	return b
+}
+
+// postmasterAlive reports whether the process postmaster.pid names lives.
+func (p *postgres) postmasterAlive() bool {
+	b, err := os.ReadFile(filepath.Join(p.dataDir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -206,6 +206,19 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 		if len(info.Clusters) != 1 || info.Clusters[0].Name != "dst" || info.Clusters[0].SystemID != sysid {
 			t.Fatalf("info of dst: %+v, want dst with system identifier %s", info.Clusters, sysid)
 		}
+
+		// A second member of the new cluster: no backup of dst yet, so
+		// pg_basebackup from its leader.
+		n2 := startHAMember(t, etcd, repo, "dst", "n2", "")
+		n2.waitCheck(t, 2*time.Minute, "/replica")
+		n.pg.Exec(t, "INSERT INTO marks VALUES (1001)")
+		harness.Wait(t, time.Minute, "n2 to have the new row", func() (bool, error) {
+			v, err := n2.pg.TryQueryString(t.Context(), "SELECT count(*) FROM marks")
+			return v == "202", err
+		})
+		if !n2.logged("replica copied with pg_basebackup") {
+			t.Fatalf("n2 was not copied with pg_basebackup:\n%s", tailOf(n2.log, 3000))
+		}
 	})
 }
 
