@@ -89,8 +89,8 @@ func newLifeMember(t *testing.T, e *harness.Etcd, name string, progs *programs) 
 		Parameters: map[string]string{"unix_socket_directories": dir, "fsync": "off", "shared_buffers": "16MB",
 			"wal_keep_size": "0", "max_wal_size": "32MB", "min_wal_size": "32MB", "max_slot_wal_keep_size": "32MB"},
 		StallTimeout: 10 * time.Second, // above wal_retrieve_retry_interval (5 s)
-		Command:    progs.command,
-		Logger:     slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Command:      progs.command,
+		Logger:       slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	return m
 }
