@@ -36,6 +36,9 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 		a.log.Error("cannot use the data directory", "err", derr)
 		return s.LoopWait
 	}
+	if ctx.Err() != nil {
+		return s.LoopWait // the agent stops: act on nothing it could not read
+	}
 	var peers []decide.MemberState
 	if needPeers(c, a.o.Name, st) {
 		peers = a.askPeers(ctx, c)
