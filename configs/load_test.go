@@ -63,8 +63,18 @@ func equal(a, b any) bool {
 }
 
 func TestLoadDefaultsNeedRepoPath(t *testing.T) {
-	_, err := Load(Options{Env: []string{}})
-	wantError(t, err, "repo.path: required for repo.type posix", "repo.path")
+	c, err := Load(Options{Env: []string{}})
+	if err != nil {
+		t.Fatalf("the defaults without a repository (pgkeep ha needs none): %v", err)
+	}
+	if c.Repo.Configured() {
+		t.Fatal("the defaults say a repository is configured")
+	}
+	wantError(t, c.RequireRepo(), "repo.path: required for repo.type posix", "repo.path")
+	c.Repo.Path = "/srv/repo"
+	if err := c.RequireRepo(); err != nil || !c.Repo.Configured() {
+		t.Fatalf("with repo.path: %v", err)
+	}
 }
 
 func TestAllKeys(t *testing.T) {

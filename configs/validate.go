@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -38,6 +39,19 @@ func (c *Config) RequireCluster() error {
 	return nil
 }
 
+// Configured reports whether a repository is configured: repo.type posix needs repo.path, the
+// other types are checked by Validate.
+func (r *Repo) Configured() bool { return r.Type != RepoPosix || r.Path != "" }
+
+// RequireRepo returns an error unless a repository is configured (a posix repository needs
+// repo.path). Every command that opens the repository calls it; pgkeep ha runs without one.
+func (c *Config) RequireRepo() error {
+	if !c.Repo.Configured() {
+		return invalid("repo.path", "required for repo.type posix")
+	}
+	return nil
+}
+
 // missing reports a setting a command needs and nobody gave, saying how to give it.
 func missing(key string) error {
 	return invalid(key, "required (--%s, %s or %s: in the config file)", flagName(key), envName(key), key)
@@ -63,9 +77,8 @@ func (r *Repo) validate() error {
 	}
 	switch r.Type {
 	case RepoPosix:
-		if r.Path == "" {
-			return invalid("repo.path", "required for repo.type posix")
-		}
+		// repo.path may be empty: pgkeep ha runs without a repository;
+		// the commands that open one call RequireRepo.
 	case RepoServer:
 		if r.Server == "" {
 			return invalid("repo.server", "required for repo.type server")
@@ -127,9 +140,23 @@ func (a *Azure) validate() error {
 	return nil
 }
 
+// managedParameters are the settings pgkeep ha writes itself, refused in pg.parameters, with
+// what to set instead.
+var managedParameters = map[string]string{
+	"port":                      "set pg.port",
+	"primary_conninfo":          "it points each replica at the leader",
+	"primary_slot_name":         "it points each replica at the leader",
+	"synchronous_standby_names": "set ha.synchronous-mode",
+}
+
 func (p *PG) validate() error {
 	if p.Port < 1 || p.Port > 65535 {
 		return invalid("pg.port", "%d out of range 1-65535", p.Port)
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.Parameters)) {
+		if why, ok := managedParameters[strings.ToLower(k)]; ok {
+			return invalid("pg.parameters", "%s is managed by pgkeep ha: %s", strings.ToLower(k), why)
+		}
 	}
 	return nil
 }

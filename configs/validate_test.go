@@ -22,8 +22,11 @@ func TestValidate(t *testing.T) {
 		want   string // "" for valid
 	}{
 		{"valid posix", func(c *Config) {}, ""},
-		{"posix without path", func(c *Config) { c.Repo.Path = "" },
-			"repo.path: required for repo.type posix"},
+		{"posix without path: no repository (RequireRepo refuses it)", func(c *Config) { c.Repo.Path = "" }, ""},
+		{"managed parameter", func(c *Config) { c.PG.Parameters = map[string]string{"work_mem": "8MB", "Primary_Conninfo": "host=x"} },
+			"pg.parameters: primary_conninfo is managed by pgkeep ha"},
+		{"port parameter", func(c *Config) { c.PG.Parameters = map[string]string{"port": "5433"} },
+			"pg.parameters: port is managed by pgkeep ha: set pg.port"},
 		{"bad cluster", func(c *Config) { c.Cluster = "my cluster" },
 			`cluster: "my cluster" is not a valid cluster name (up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit)`},
 		{"cluster too long", func(c *Config) { c.Cluster = strings.Repeat("a", 64) }, "cluster: "},

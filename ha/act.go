@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -16,7 +17,7 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 	var err error
 	switch d.Action {
 	case decide.Renew:
-		err = a.lead(ctx, d, st)
+		err = a.lead(ctx, d, c, st)
 	case decide.Acquire:
 		err = a.acquire(ctx, d, c, st)
 	case decide.Promote:
@@ -25,6 +26,14 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 		err = a.demote(ctx, d)
 	case decide.Follow:
 		err = a.follow(ctx, d, c)
+	case decide.Bootstrap:
+		err = a.bootstrap(ctx)
+	case decide.CreateReplica:
+		err = a.createReplica(ctx, c, d.Leader)
+	case decide.Wait:
+		if d.ReleaseKey {
+			_, err = a.dcs.ReleaseLeader(ctx)
+		}
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -40,7 +49,7 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 }
 
 // lead keeps the leader key and publishes the leader's position.
-func (a *Agent) lead(ctx context.Context, d decide.Decision, st pgState) error {
+func (a *Agent) lead(ctx context.Context, d decide.Decision, c dcs.Cluster, st pgState) error {
 	if err := a.dcs.UpdateLeader(ctx); err != nil {
 		return err
 	}
@@ -48,6 +57,9 @@ func (a *Agent) lead(ctx context.Context, d decide.Decision, st pgState) error {
 		if err := a.pg.Start(ctx, false); err != nil {
 			return err
 		}
+	}
+	if !c.Initialized {
+		a.adoptInitialize(ctx)
 	}
 	if st.Primary() {
 		return a.dcs.SetStatus(ctx, dcs.Status{Optime: uint64(st.LSN)})
@@ -118,7 +130,11 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 			return err
 		}
 		if err := a.pg.Rewind(ctx, src); err != nil {
-			return err
+			if !errors.Is(err, errRewind) || ctx.Err() != nil {
+				return err
+			}
+			a.log.Error("pg_rewind failed: re-creating this member as a replica", "leader", d.Leader, "err", err)
+			return a.recreate(ctx, c, d.Leader)
 		}
 	case d.Start:
 		if err := a.pg.Start(ctx, true); err != nil {
@@ -136,7 +152,15 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 	if changed {
 		a.log.Info("following", "leader", d.Leader)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if changed || d.Start || d.Rewind {
+		a.resetStall()
+	} else if a.stalled(ctx, c, leader.Data) {
+		return a.recreate(ctx, c, d.Leader)
+	}
+	return nil
 }
 
 // conninfo is a libpq connection string to a member, from its conn_url,

@@ -22,10 +22,15 @@ type Agent struct {
 	http *http.Client
 	wake chan struct{}
 
+	// life serializes what changes the data directory: the loop's turns
+	// and Reinitialize.
+	life sync.Mutex
+
 	mu          sync.Mutex
-	lastRenewal time.Time // when the last successful renewal was sent
-	view        view      // the last turn's picture, for the REST API and the watchdog
-	roleSetAt   time.Time // when the agent last changed the role itself (setPrimary)
+	lastRenewal time.Time  // when the last successful renewal was sent
+	view        view       // the last turn's picture, for the REST API and the watchdog
+	roleSetAt   time.Time  // when the agent last changed the role itself (setPrimary)
+	stall       stallWatch // a replica's progress, to re-create one that cannot follow
 }
 
 // view is what the agent saw and decided in its last turn.
@@ -62,6 +67,9 @@ func New(o Options) (*Agent, error) {
 // leader key and the lease. A member name another running member uses is
 // an error wrapping dcs.ErrNameInUse.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.checkSystem(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.o.APIListen)
 	if err != nil {
 		return fmt.Errorf("ha: REST API: %w", err)
@@ -88,7 +96,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	changes := a.dcs.Watch(loopCtx, c.Revision)
 	for {
+		a.life.Lock()
 		wait := a.turn(loopCtx)
+		a.life.Unlock()
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -33,6 +33,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("/health", a.check(func(v view, _ *http.Request) bool { return v.pg.Running }))
 	mux.HandleFunc("/leader", a.check(a.isLeader))
 	mux.HandleFunc("/patroni", a.check(func(view, *http.Request) bool { return true }))
+	mux.HandleFunc("POST /reinitialize", a.handleReinitialize)
 	return mux
 }
 

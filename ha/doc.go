@@ -10,4 +10,24 @@
 // promote, demote, follow). Beside the loop, a keeper renews the lease and a
 // watchdog fences: a primary whose lease was not renewed by last renewal +
 // ttl - safety margin is stopped at once, even when the loop is stuck.
+//
+// The agent also creates its PostgreSQL. On an empty data directory of a
+// cluster that has no initialize key, the members race for the key (a
+// create-if-absent transaction; an empty value while the bootstrap runs,
+// the system identifier after): the winner runs initdb (data checksums),
+// or restores a backup set of any cluster recovered to a target time and
+// promoted (a new timeline; the system identifier is the source's),
+// registers the cluster in the repository, starts it as primary and takes
+// the leader key. The others, and any member on an empty data directory
+// later, become replicas of the leader: from the newest backup in the
+// repository (then recovery from the archive and streaming), else with
+// pg_basebackup. A replica whose pg_rewind fails is re-created the same
+// way, and so is one on request (Reinitialize, POST /reinitialize). A data
+// directory of another system than the initialize key's is refused.
+//
+// Settings: postgresql.conf includes postgresql.pgkeep.conf, which the
+// agent writes before every start: its defaults (replication, the
+// repository's archive_command and restore_command), the user's
+// pg.parameters over them, then the port. primary_conninfo goes through
+// ALTER SYSTEM.
 package ha

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pgkeep/pgkeep/ha/dcs"
 	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/restore"
 )
 
 // Default timings (those of the configs package's ha: section). The config
@@ -26,8 +28,8 @@ const (
 	DefaultMaximumLagOnFailover = 1 << 20
 )
 
-// Options configure an Agent. (There is no ha: section in the config file
-// yet; cmd builds these from flags.)
+// Options configure an Agent (cmd builds them from the config's ha:
+// section).
 type Options struct {
 	// Name is this member's name, unique in the cluster.
 	Name string
@@ -66,11 +68,67 @@ type Options struct {
 	// APIURL how others reach it (default http://APIListen/patroni).
 	APIListen, APIURL string
 
+	// Parameters are the user's postgresql.conf settings (pg.parameters),
+	// written with the agent's own into postgresql.pgkeep.conf before
+	// every start.
+	Parameters map[string]string
+	// Repo is the repository, nil for none. With one, the member that
+	// bootstraps the cluster registers it there, replicas are created from
+	// its newest backup (ReplicaMethod backup), and the managed settings
+	// archive into it (ArchiveCommand) and recover from it
+	// (RestoreCommand).
+	Repo *repo.Repo
+	// RestoreCommand and ArchiveCommand are restore_command and
+	// archive_command for this cluster's archive ("": not managed).
+	RestoreCommand, ArchiveCommand string
+	// ReplicaMethod is how an empty member becomes a replica:
+	// ReplicaBackup (the newest backup, then streaming; pg_basebackup when
+	// there is no repository or no backup yet) or ReplicaBasebackup.
+	ReplicaMethod string
+	// Bootstrap is how the first member creates the cluster.
+	Bootstrap Bootstrap
+	// StallTimeout: a replica that neither streams nor replays anything
+	// for this long while the leader is ahead and answers is re-created
+	// (default DefaultStallTimeout).
+	StallTimeout time.Duration
+
 	// Command makes the commands that run PostgreSQL's programs (default
 	// exec.CommandContext); tests run them as the postgres OS user.
 	Command func(ctx context.Context, name string, args ...string) *exec.Cmd
 	// Logger, default slog.Default().
 	Logger *slog.Logger
+}
+
+// Replica methods.
+const (
+	ReplicaBackup     = "backup"
+	ReplicaBasebackup = "basebackup"
+)
+
+// Bootstrap methods.
+const (
+	BootstrapInitdb = "initdb"
+	BootstrapBackup = "backup"
+)
+
+// Bootstrap says how the member that wins the initialize key creates the
+// cluster: initdb, or a restore of a backup set of another cluster (or of
+// this cluster's name, e.g. after losing every member), recovered to
+// Target and promoted.
+type Bootstrap struct {
+	// Method is BootstrapInitdb (default) or BootstrapBackup.
+	Method string
+	// Cluster is the repository cluster whose backup is restored
+	// (default: Options.Cluster).
+	Cluster string
+	// Set is the backup label; "" or "latest": the newest backup that
+	// reaches Target.
+	Set string
+	// Target is the recovery target (restore.TargetNone: the end of the
+	// archive).
+	Target restore.Target
+	// RestoreCommand fetches the source cluster's WAL during the recovery.
+	RestoreCommand string
 }
 
 // withDefaults fills in defaults and checks the options.
@@ -105,7 +163,34 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ReplicaMethod == "" || o.Repo == nil {
+		o.ReplicaMethod = map[bool]string{true: ReplicaBackup, false: ReplicaBasebackup}[o.Repo != nil]
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = DefaultStallTimeout
+	}
+	if o.Bootstrap.Method == "" {
+		o.Bootstrap.Method = BootstrapInitdb
+	}
+	if o.Bootstrap.Cluster == "" {
+		o.Bootstrap.Cluster = o.Cluster
+	}
+	if o.Bootstrap.Set == "latest" {
+		o.Bootstrap.Set = ""
+	}
 	var errs []error
+	if o.ReplicaMethod != ReplicaBackup && o.ReplicaMethod != ReplicaBasebackup {
+		errs = append(errs, fmt.Errorf("ha: replica method %q: want %s or %s", o.ReplicaMethod, ReplicaBackup, ReplicaBasebackup))
+	}
+	switch o.Bootstrap.Method {
+	case BootstrapInitdb:
+	case BootstrapBackup:
+		if o.Repo == nil || o.Bootstrap.RestoreCommand == "" {
+			errs = append(errs, errors.New("ha: bootstrap from a backup needs a repository (repo:) to restore from"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("ha: bootstrap method %q: want %s or %s", o.Bootstrap.Method, BootstrapInitdb, BootstrapBackup))
+	}
 	for _, req := range []struct{ v, what string }{
 		{o.Name, "a member name (name)"}, {o.Cluster, "a cluster name (scope)"}, {o.PGData, "a data directory (pgdata)"},
 		{o.ConnURL, "the address others reach PostgreSQL at (conn_url)"}, {o.APIListen, "a REST API listen address"},

@@ -19,6 +19,7 @@ import (
 type postgres struct {
 	dataDir, bin, logFile string
 	conn                  pg.ConnOptions
+	conf                  pgConf
 	command               func(ctx context.Context, name string, args ...string) *exec.Cmd
 	log                   *slog.Logger
 }
@@ -28,7 +29,7 @@ func newPostgres(o Options) *postgres {
 	if c.Timeout == 0 {
 		c.Timeout = o.RetryTimeout
 	}
-	return &postgres{dataDir: o.PGData, bin: o.PGBin, logFile: o.PGLogFile, conn: c, command: o.Command, log: o.Logger}
+	return &postgres{dataDir: o.PGData, bin: o.PGBin, logFile: o.PGLogFile, conn: c, conf: newPGConf(o), command: o.Command, log: o.Logger}
 }
 
 // pgState is the server's state: what the decision needs, and the
@@ -63,12 +64,13 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	defer conn.Close(context.WithoutCancel(ctx))
 	s := pgState{PG: decide.PG{Running: true}}
 	var wal, receive, replay *string
-	var receivedTLI, checkpointTLI *int64
+	var receivedTLI, checkpointTLI, minRecoveryTLI *int64
 	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
-		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())`).
-		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI)
+		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()),
+		(SELECT min_recovery_end_timeline FROM pg_control_recovery())`).
+		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI, &minRecoveryTLI)
 	if err != nil {
 		return pgState{}, fmt.Errorf("query PostgreSQL's state: %w", err)
 	}
@@ -86,11 +88,13 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 		s.Replay, _ = pg.ParseLSN(*replay)
 	}
 	s.LSN = max(s.Receive, s.Replay)
-	switch {
-	case receivedTLI != nil:
-		s.Timeline = uint32(*receivedTLI)
-	case checkpointTLI != nil:
-		s.Timeline = uint32(*checkpointTLI)
+	// A standby replays on the newest of these: the one it receives, the
+	// one its last restartpoint is on, and the one its minimum recovery
+	// point is on (after pg_rewind: the leader's, before any restartpoint).
+	for _, tli := range []*int64{receivedTLI, checkpointTLI, minRecoveryTLI} {
+		if tli != nil && uint32(*tli) > s.Timeline {
+			s.Timeline = uint32(*tli)
+		}
 	}
 	return s, nil
 }

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgkeep/pgkeep/pg"
 )
@@ -18,6 +21,9 @@ const standbySignal = "standby.signal"
 // Start starts the server, as a standby when standby is true (else as what
 // it was), and waits until it accepts connections.
 func (p *postgres) Start(ctx context.Context, standby bool) error {
+	if err := p.writeConfig(); err != nil {
+		return err
+	}
 	if standby {
 		if err := p.writeFile(standbySignal, nil); err != nil {
 			return err
@@ -105,11 +111,23 @@ func (p *postgres) Rewind(ctx context.Context, source string) error {
 	if err := p.Stop(ctx, "fast"); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
-	if _, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync"); err != nil {
+	if err := checkpoint(ctx, source, p.conn.Timeout); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
-	return p.Start(ctx, true)
+	out, err := p.run(ctx, "pg_rewind", "-D", p.dataDir, "--source-server", source, "--no-sync")
+	if err != nil {
+		return fmt.Errorf("rewind: %w: %w", errRewind, err)
+	}
+	p.log.Info("pg_rewind done", "output", strings.TrimSpace(out))
+	if err := p.Start(ctx, true); err != nil {
+		return fmt.Errorf("rewind: %w: start after pg_rewind: %w", errRewind, err)
+	}
+	return nil
 }
+
+// errRewind: pg_rewind failed, or the rewound server did not start: the
+// data directory is of no use as it is.
+var errRewind = errors.New("the rewind failed")
 
 // running reports whether the server accepts connections.
 func (p *postgres) running(ctx context.Context) bool {
@@ -136,6 +154,29 @@ func (p *postgres) writeFile(name string, data []byte) error {
 		if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("chown %s: %w", path, err)
 		}
+	}
+	return nil
+}
+
+// checkpoint runs CHECKPOINT on the server at conninfo (the leader before
+// a rewind from it): until its first checkpoint after a promotion, a
+// leader's pg_control still names its old timeline, and pg_rewind would
+// find "no rewind required" on a diverged member.
+func checkpoint(ctx context.Context, conninfo string, timeout time.Duration) error {
+	cfg, err := pgx.ParseConfig(conninfo)
+	if err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
+	}
+	if timeout > 0 {
+		cfg.ConnectTimeout = timeout
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint on the leader: %w", err)
 	}
 	return nil
 }

@@ -12,7 +12,11 @@ import (
 // turn is one run of the HA loop. It returns how long to wait for the next.
 func (a *Agent) turn(ctx context.Context) time.Duration {
 	observed := time.Now()
-	st := a.pg.State(ctx)
+	data, derr := a.pg.inspect()
+	var st pgState
+	if derr == nil && !data.empty {
+		st = a.pg.State(ctx)
+	}
 	prev := a.lastView()
 	c, err := a.dcs.Cluster(ctx)
 	if err != nil {
@@ -21,8 +25,19 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 	}
 	s := c.Settings(a.o.settings())
 	s.TTL = a.o.TTL // the lease was granted with it (a changed ttl is not applied yet)
-	if err := a.dcs.TouchMember(ctx, a.memberData(st, s)); err != nil {
+	m := a.memberData(st, s)
+	if data.empty {
+		m.Role = dcs.RoleUninitialized
+	}
+	if err := a.dcs.TouchMember(ctx, m); err != nil {
 		a.log.Warn("cannot write the member key", "err", err)
+	}
+	if derr != nil {
+		a.log.Error("cannot use the data directory", "err", derr)
+		return s.LoopWait
+	}
+	if ctx.Err() != nil {
+		return s.LoopWait // the agent stops: act on nothing it could not read
 	}
 	var peers []decide.MemberState
 	if needPeers(c, a.o.Name, st) {
@@ -30,7 +45,8 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 	}
 	d := decide.Decide(decide.Input{
 		Cluster: c, Settings: s, SafetyMargin: a.o.SafetyMargin,
-		Self:  decide.Self{MemberState: a.selfState(st), LastRenewal: a.lastRenewed()},
+		Self: decide.Self{MemberState: a.selfState(st), LastRenewal: a.lastRenewed(),
+			Empty: data.empty, SystemID: data.sysid},
 		Peers: peers, Now: time.Now(),
 	})
 	a.report(d, prev.decision)

@@ -153,11 +153,23 @@ func (w *writer) writeRecovery(ctx context.Context, m *repo.Manifest, lines []st
 // shell-quoted where needed and with % doubled (PostgreSQL expands %f, %p
 // and %%), followed by archive-get %f "%p".
 func RestoreCommand(program string, args ...string) string {
+	return commandLine(program, args) + ` archive-get %f "%p"`
+}
+
+// ArchiveCommand renders archive_command the same way, followed by
+// archive-push "%p".
+func ArchiveCommand(program string, args ...string) string {
+	return commandLine(program, args) + ` archive-push "%p"`
+}
+
+// commandLine quotes a program and its arguments for a PostgreSQL command
+// setting: shell-quoted where needed, % doubled.
+func commandLine(program string, args []string) string {
 	parts := []string{shellQuote(program)}
 	for _, a := range args {
 		parts = append(parts, shellQuote(a))
 	}
-	return strings.ReplaceAll(strings.Join(parts, " "), "%", "%%") + ` archive-get %f "%p"`
+	return strings.ReplaceAll(strings.Join(parts, " "), "%", "%%")
 }
 
 // shellQuote quotes s for /bin/sh when it holds anything but safe characters.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 	"github.com/pgkeep/pgkeep/ha"
 	"github.com/pgkeep/pgkeep/ha/dcs"
 	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/restore"
 )
 
 func newHACommand(g *globals) *cobra.Command {
@@ -45,17 +48,20 @@ HAProxy's health checks (ha.listen): /primary, /replica[?lag=], /read-only,
 				_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
 				slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 			}
-			return runHA(cmd, cfg)
+			return runHA(cmd, g, cfg)
 		},
 	}
 }
 
-func runHA(cmd *cobra.Command, cfg *configs.Config) error {
+func runHA(cmd *cobra.Command, g *globals, cfg *configs.Config) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	o, err := haOptions(cfg)
 	if err != nil {
 		return usageError{err}
+	}
+	if err := haRepository(ctx, g, cfg, &o); err != nil {
+		return err
 	}
 	client, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
 	if err != nil {
@@ -100,6 +106,13 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 	if apiAddr == "" {
 		apiAddr = h.Listen
 	}
+	target, err := restore.ParseTarget(restore.TargetSpec{Time: h.Bootstrap.TargetTime}, time.Local)
+	if err != nil {
+		return ha.Options{}, fmt.Errorf("ha.bootstrap.target-time: %w", err)
+	}
+	if target.Kind != restore.TargetNone && h.Bootstrap.Method != ha.BootstrapBackup {
+		return ha.Options{}, errors.New("ha.bootstrap.target-time: only with ha.bootstrap.method backup")
+	}
 	tags := dcs.Tags{}
 	if h.NoFailover {
 		tags[dcs.TagNoFailover] = true
@@ -113,10 +126,47 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 		MaximumLagOnFailover: uint64(h.MaximumLagOnFailoverMB) << 20,
 		SynchronousMode:      h.SynchronousMode, SynchronousModeStrict: h.SynchronousModeStrict,
 		Tags:   tags,
-		PGData: cfg.PG.Data, PGBin: cfg.PG.Bin,
-		Conn:    pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
-		ConnURL: "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
+		PGData: cfg.PG.Data, PGBin: cfg.PG.Bin, Parameters: cfg.PG.Parameters,
+		ReplicaMethod: h.ReplicaMethod,
+		Bootstrap:     ha.Bootstrap{Method: h.Bootstrap.Method, Cluster: h.Bootstrap.Cluster, Set: h.Bootstrap.Set, Target: target},
+		Conn:          pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
+		ConnURL:       "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
 		APIListen: h.Listen, APIURL: "http://" + apiAddr + "/patroni",
 		Logger: slog.Default(),
 	}, nil
+}
+
+// haRepository opens (initialising it if needed) the configured repository
+// for the agent, with the archive hooks of the cluster and of the
+// bootstrap's source cluster. Without a repository the agent runs without
+// one: replicas are copied with pg_basebackup.
+func haRepository(ctx context.Context, g *globals, cfg *configs.Config, o *ha.Options) error {
+	if !cfg.Repo.Configured() {
+		return nil
+	}
+	s, err := openStorage(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	opts, err := repoOptions(cfg, s)
+	if err != nil {
+		return err
+	}
+	if o.Repo, err = repo.Init(ctx, opts); err != nil {
+		return err
+	}
+	bin, args, err := hookCommand(g, cfg)
+	if err != nil {
+		return fmt.Errorf("archive hooks: %w", err)
+	}
+	o.RestoreCommand, o.ArchiveCommand = restore.RestoreCommand(bin, args...), restore.ArchiveCommand(bin, args...)
+	src := *cfg
+	if cfg.HA.Bootstrap.Cluster != "" {
+		src.Cluster = cfg.HA.Bootstrap.Cluster
+	}
+	if bin, args, err = hookCommand(g, &src); err != nil {
+		return fmt.Errorf("archive hooks: %w", err)
+	}
+	o.Bootstrap.RestoreCommand = restore.RestoreCommand(bin, args...)
+	return nil
 }

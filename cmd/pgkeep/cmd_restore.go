@@ -168,16 +168,27 @@ var repoSettings = []repoSetting{
 // the PostgreSQL server does not share). Secrets never go on the command
 // line: a secret that came from the environment must be in the server's.
 func defaultRestoreCommand(g *globals, cfg *configs.Config) (string, error) {
+	bin, args, err := hookCommand(g, cfg)
+	if err != nil {
+		return "", fmt.Errorf("restore_command: %w (set --restore-command)", err)
+	}
+	return restore.RestoreCommand(bin, args...), nil
+}
+
+// hookCommand is this pgkeep binary and the arguments that make it find
+// the repository of cfg's cluster, for restore_command and
+// archive_command.
+func hookCommand(g *globals, cfg *configs.Config) (string, []string, error) {
 	bin, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("restore_command: find the pgkeep binary: %w (set --restore-command)", err)
+		return "", nil, fmt.Errorf("find the pgkeep binary: %w", err)
 	}
 	base := configs.Defaults()
 	var args []string
 	if g.configFile != "" {
 		abs, err := filepath.Abs(g.configFile)
 		if err != nil {
-			return "", fmt.Errorf("restore_command: %w", err)
+			return "", nil, err
 		}
 		args = append(args, "--config", abs)
 		if fileOnly, err := configs.Load(configs.Options{File: g.configFile, Env: []string{}}); err == nil {
@@ -192,15 +203,15 @@ func defaultRestoreCommand(g *globals, cfg *configs.Config) (string, error) {
 		}
 		if s.isPath && v != "" {
 			if v, err = filepath.Abs(v); err != nil {
-				return "", fmt.Errorf("restore_command: --%s: %w", s.flag, err)
+				return "", nil, fmt.Errorf("--%s: %w", s.flag, err)
 			}
 		}
 		args = append(args, "--"+s.flag, v)
 	}
 	for _, env := range []string{"PGKEEP_REPO_CIPHER_PASS", "PGKEEP_REPO_AZURE_KEY", "PGKEEP_REPO_AZURE_SAS", "PGKEEP_REPO_AZURE_CONNECTION_STRING"} {
 		if os.Getenv(env) != "" {
-			slog.Warn("restore_command will need " + env + " in the PostgreSQL server's environment (secrets are never written to the command line); or configure the matching -file setting")
+			slog.Warn("restore_command and archive_command will need " + env + " in the PostgreSQL server's environment (secrets are never written to the command line); or configure the matching -file setting")
 		}
 	}
-	return restore.RestoreCommand(bin, args...), nil
+	return bin, args, nil
 }

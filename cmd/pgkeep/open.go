@@ -20,6 +20,9 @@ import (
 
 // openStorage builds the configured storage backend with its wrappers.
 func openStorage(ctx context.Context, cfg *configs.Config) (storage.Storage, error) {
+	if err := cfg.RequireRepo(); err != nil {
+		return nil, err
+	}
 	switch cfg.Repo.Type {
 	case configs.RepoPosix:
 		s, err := posix.New(cfg.Repo.Path)

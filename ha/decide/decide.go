@@ -8,6 +8,9 @@ import (
 // Decide returns what the member does this turn. It is a pure function of
 // its input.
 func Decide(in Input) Decision {
+	if d, ok := lifecycle(in); ok {
+		return d
+	}
 	fenceAt := FenceDeadline(in.Self.LastRenewal, in.Settings.TTL, in.SafetyMargin)
 	switch {
 	case in.Settings.Pause:

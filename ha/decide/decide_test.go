@@ -333,6 +333,11 @@ func TestDecideFollow(t *testing.T) {
 		self:    self("b", stopped(5<<20, 3), time.Second, nil),
 		action:  Follow, leader: "a", start: true, rewind: true, reason: "on timeline 3, the leader on 2",
 	}, {
+		name:    "the leader's member key still shows its old timeline, the history key the new one: no rewind",
+		cluster: leaderOn(1, dcs.HistoryEntry{Timeline: 1, LSN: 6 << 20}),
+		self:    self("b", replica(7<<20, 2), time.Second, nil),
+		action:  Follow, leader: "a", reason: "following the leader a",
+	}, {
 		name:    "an older timeline without history: rewind (the switch point is unknown)",
 		cluster: leaderOn(2),
 		self:    self("b", replica(5<<20, 1), time.Second, nil),

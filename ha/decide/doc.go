@@ -6,6 +6,10 @@
 //
 // The rules, in order:
 //
+//   - A member whose data directory holds no cluster: bootstrap when the
+//     cluster has no initialize key (the agents race for it), else create a
+//     replica of the running leader, or wait for one. A data directory of
+//     another system than the initialize key's: refuse, do nothing.
 //   - Maintenance mode (pause in the config key): no automatic action; a
 //     primary keeps (or takes back) the leader key.
 //   - Self-fence: a member running as primary that has not renewed its lease

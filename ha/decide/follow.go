@@ -19,7 +19,10 @@ func follow(in Input, holder string) Decision {
 		Reason: fmt.Sprintf("following the leader %s", holder)}
 	var leaderTL uint32
 	if m, ok := in.Cluster.LeaderMember(); ok {
-		leaderTL = m.Data.Timeline
+		// Right after a promotion the leader's member key may still show
+		// its old timeline; the history key, written by the leader once
+		// promoted, already leads to the new one.
+		leaderTL = max(m.Data.Timeline, in.Cluster.History.LastTimeline())
 	}
 	if rewind, why := diverged(self.PG, leaderTL, in.Cluster.History); rewind {
 		d.Rewind = true

@@ -35,6 +35,12 @@ type Self struct {
 	// LastRenewal is when the last successful renewal of this member's
 	// lease was sent (dcs.Renewal.SentAt); zero when it never succeeded.
 	LastRenewal time.Time
+	// Empty: the data directory holds no cluster yet (missing, empty, or
+	// an unfinished creation): it must be bootstrapped or cloned.
+	Empty bool
+	// SystemID is the data directory's system identifier (pg_control),
+	// "" when unknown.
+	SystemID string
 }
 
 // MemberState is one member's PostgreSQL as the member reports it.
@@ -85,9 +91,16 @@ const (
 	// read-only, waiting), rewinding first if Rewind, starting PostgreSQL
 	// when Start.
 	Follow
+	// Bootstrap: the cluster is not initialized: race for the initialize
+	// key; the winner creates the cluster (initdb or a backup) and leads.
+	Bootstrap
+	// CreateReplica: the data directory is empty: create it as a replica
+	// of Leader (from the newest backup, or pg_basebackup).
+	CreateReplica
 )
 
-var actionNames = [...]string{Wait: "wait", Renew: "renew", Acquire: "acquire", Promote: "promote", Demote: "demote", Follow: "follow"}
+var actionNames = [...]string{Wait: "wait", Renew: "renew", Acquire: "acquire", Promote: "promote", Demote: "demote", Follow: "follow",
+	Bootstrap: "bootstrap", CreateReplica: "create replica"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
