@@ -26,11 +26,9 @@ func (a *Agent) createReplica(ctx context.Context, c dcs.Cluster, leader string)
 	if err := a.pg.prepareDataDir(); err != nil {
 		return err
 	}
-	method, err := ReplicaBasebackup, errNoBackup
-	if a.o.ReplicaMethod == ReplicaBackup {
-		method = ReplicaBackup
-		err = a.restoreReplica(ctx, c.Initialize)
-		if err != nil {
+	method := a.o.ReplicaMethod
+	if method == ReplicaBackup {
+		if err := a.restoreReplica(ctx, c.Initialize); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}

@@ -71,6 +71,7 @@ func (a *Agent) reinitialize(ctx context.Context, force bool) error {
 	if err := a.pg.Start(ctx, true); err != nil {
 		return fmt.Errorf("reinitialize: %w", err)
 	}
+	a.resetStall()
 	ci, err := a.conninfo(m.Data, "application_name="+a.o.Name)
 	if err == nil {
 		_, err = a.pg.Follow(ctx, ci)
