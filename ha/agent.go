@@ -21,6 +21,7 @@ type Agent struct {
 	log  *slog.Logger
 	http *http.Client
 	wake chan struct{}
+	boot bootRetry // failed bootstraps (the loop's own)
 
 	// life serializes what changes the data directory: the loop's turns
 	// and Reinitialize.

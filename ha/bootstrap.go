@@ -17,6 +17,10 @@ import (
 // system identifier into the initialize key. A failed bootstrap removes
 // the key again so that a member (this one included) can try again.
 func (a *Agent) bootstrap(ctx context.Context) error {
+	if wait := time.Until(a.boot.retryAt); wait > 0 {
+		a.log.Debug("a bootstrap failed: waiting before trying again", "in", wait.Round(time.Second))
+		return nil
+	}
 	rev, err := a.dcs.ClaimInitialize(ctx)
 	if errors.Is(err, dcs.ErrConflict) {
 		a.log.Info("another member won the initialize key: it bootstraps the cluster")
@@ -33,8 +37,10 @@ func (a *Agent) bootstrap(ctx context.Context) error {
 	}
 	if err != nil {
 		a.abandonBootstrap(ctx, rev)
-		return fmt.Errorf("bootstrap: %w", err)
+		a.boot.failed(a.o.LoopWait)
+		return fmt.Errorf("bootstrap (failure %d, next try in %s): %w", a.boot.failures, time.Until(a.boot.retryAt).Round(time.Second), err)
 	}
+	a.boot = bootRetry{}
 	ok, holder, err := a.dcs.AcquireLeader(ctx)
 	switch {
 	case err != nil:
@@ -175,4 +181,21 @@ func (a *Agent) adoptInitialize(ctx context.Context) {
 	case !errors.Is(err, dcs.ErrConflict):
 		a.log.Warn("cannot write the initialize key", "err", err)
 	}
+}
+
+// bootRetry spaces the bootstraps of a member whose bootstrap fails (a
+// backup bootstrap may download a whole backup each time): after n
+// failures, loop_wait * 2^n, at most maxBootBackoff.
+type bootRetry struct {
+	failures int
+	retryAt  time.Time
+}
+
+// maxBootBackoff bounds the wait between two failed bootstraps.
+const maxBootBackoff = 5 * time.Minute
+
+func (b *bootRetry) failed(loopWait time.Duration) {
+	b.failures++
+	wait := loopWait << min(b.failures, 20)
+	b.retryAt = time.Now().Add(min(wait, maxBootBackoff))
 }

@@ -42,3 +42,15 @@ func TestStallWatch(t *testing.T) {
 		})
 	}
 }
+
+func TestBootRetryBacksOff(t *testing.T) {
+	var b bootRetry
+	var waits []time.Duration
+	for range 12 {
+		b.failed(time.Second)
+		waits = append(waits, time.Until(b.retryAt).Round(time.Second))
+	}
+	if waits[0] != 2*time.Second || waits[1] != 4*time.Second || waits[11] != maxBootBackoff {
+		t.Fatalf("waits %v: want 2s, 4s, ... up to %s", waits, maxBootBackoff)
+	}
+}
