@@ -84,10 +84,7 @@ func newLifeMember(t *testing.T, e *harness.Etcd, name string, progs *programs) 
 		PGData: m.pg.DataDir, PGBin: filepath.Dir(harness.PGBin("pg_ctl")), PGLogFile: m.pg.LogFile,
 		Conn:    pg.ConnOptions{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", Timeout: time.Second},
 		ConnURL: fmt.Sprintf("postgres://127.0.0.1:%d/postgres", port), APIListen: listen,
-		// Little WAL kept, even for a slot: a replica that was away loses
-		// the WAL it needs.
-		Parameters: map[string]string{"unix_socket_directories": dir, "fsync": "off", "shared_buffers": "16MB",
-			"wal_keep_size": "0", "max_wal_size": "32MB", "min_wal_size": "32MB", "max_slot_wal_keep_size": "32MB"},
+		Parameters:   map[string]string{"unix_socket_directories": dir, "fsync": "off", "shared_buffers": "16MB"},
 		StallTimeout: 10 * time.Second, // above wal_retrieve_retry_interval (5 s)
 		Command:      progs.command,
 		Logger:       slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -289,6 +286,12 @@ func TestLifecycleBootstrapReinitRecloneAfterRewindFailure(t *testing.T) {
 	}
 	away.stop(t)
 	away.pg.Stop(t)
+	// Little WAL kept from now on, even for a slot: the replica away loses
+	// the WAL it needs.
+	for _, sql := range []string{"ALTER SYSTEM SET wal_keep_size = 0", "ALTER SYSTEM SET max_slot_wal_keep_size = '32MB'",
+		"ALTER SYSTEM SET max_wal_size = '32MB'", "ALTER SYSTEM SET min_wal_size = '32MB'", "SELECT pg_reload_conf()"} {
+		primary.pg.Exec(t, sql)
+	}
 	for i := 0; i < 4; i++ {
 		// The streaming replica gets each segment before the checkpoint
 		// that recycles it: only the one away misses WAL.
