@@ -11,30 +11,28 @@ func TestStallWatch(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const timeout = 10 * time.Second
 	type step struct {
-		streaming bool
-		replay    pg.LSN
-		leaderAt  uint64
-		after     time.Duration
-		stalled   bool
+		at       pg.LSN
+		leaderAt uint64
+		after    time.Duration
+		stalled  bool
 	}
 	for _, tt := range []struct {
 		name  string
 		steps []step
 	}{
-		{"streaming never stalls", []step{{true, 100, 500, 0, false}, {true, 100, 500, time.Hour, false}}},
-		{"replaying from the archive is progress", []step{{false, 100, 500, 0, false}, {false, 200, 500, 9 * time.Second, false},
-			{false, 300, 500, 18 * time.Second, false}}},
-		{"neither streaming nor replaying for the timeout stalls", []step{{false, 100, 500, 0, false}, {false, 100, 500, 9 * time.Second, false},
-			{false, 100, 500, 10 * time.Second, true}}},
-		{"caught up with the leader does not stall", []step{{false, 500, 500, 0, false}, {false, 500, 500, time.Hour, false}}},
-		{"streaming again resets the clock", []step{{false, 100, 500, 0, false}, {true, 100, 500, 9 * time.Second, false},
-			{false, 100, 500, 18 * time.Second, false}, {false, 100, 500, 19 * time.Second, true}}},
+		{"receiving or replaying is progress", []step{{100, 500, 0, false}, {200, 500, 9 * time.Second, false},
+			{300, 500, 18 * time.Second, false}, {400, 500, 27 * time.Second, false}}},
+		{"not moving for the timeout while behind stalls", []step{{100, 500, 0, false}, {100, 500, 9 * time.Second, false},
+			{100, 500, 10 * time.Second, true}}},
+		{"caught up with the leader (idle) does not stall", []step{{500, 500, 0, false}, {500, 500, time.Hour, false}}},
+		{"moving again resets the clock", []step{{100, 500, 0, false}, {150, 500, 9 * time.Second, false},
+			{150, 500, 18 * time.Second, false}, {150, 500, 19 * time.Second, true}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var w stallWatch
 			for i, s := range tt.steps {
 				var stalled bool
-				w, stalled = w.observe(s.streaming, s.replay, s.leaderAt, t0.Add(s.after), timeout)
+				w, stalled = w.observe(s.at, s.leaderAt, t0.Add(s.after), timeout)
 				if stalled != s.stalled {
 					t.Fatalf("step %d (%+v): stalled %v", i, s, stalled)
 				}

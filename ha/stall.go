@@ -11,24 +11,26 @@ import (
 	"github.com/pgkeep/pgkeep/pg"
 )
 
-// DefaultStallTimeout is how long a replica may neither stream from the
-// leader nor replay anything before it is re-created.
+// DefaultStallTimeout is how long a replica behind the leader may neither
+// receive nor replay anything before it is re-created.
 const DefaultStallTimeout = time.Minute
 
 // stallWatch is what the agent remembers about its replica's progress.
 type stallWatch struct {
-	replay pg.LSN    // the replay position last seen moving
-	since  time.Time // when it was seen moving (or streaming); zero: never
+	at    pg.LSN    // the position (received or replayed) last seen moving
+	since time.Time // when it was seen moving; zero: never
 }
 
-// observe updates the watch with a replica's state and reports whether it
-// has stalled: no streaming WAL receiver and no replay progress for
-// timeout, while the leader's last position is ahead of it.
-func (w stallWatch) observe(streaming bool, replay pg.LSN, leaderAt uint64, now time.Time, timeout time.Duration) (stallWatch, bool) {
-	if streaming || replay != w.replay || w.since.IsZero() {
-		return stallWatch{replay: replay, since: now}, false
+// observe updates the watch with a replica's position (the newer of
+// received and replayed) and reports whether it has stalled: its position
+// has not moved for timeout while the leader's last position is ahead of
+// it. (A WAL receiver's status is no sign of progress: one whose WAL is
+// gone from the leader shows "streaming" for a moment at every retry.)
+func (w stallWatch) observe(at pg.LSN, leaderAt uint64, now time.Time, timeout time.Duration) (stallWatch, bool) {
+	if at != w.at || w.since.IsZero() {
+		return stallWatch{at: at, since: now}, false
 	}
-	return w, now.Sub(w.since) >= timeout && leaderAt > uint64(replay)
+	return w, now.Sub(w.since) >= timeout && leaderAt > uint64(at)
 }
 
 // stalled reports whether this running replica cannot follow the leader
@@ -37,34 +39,38 @@ func (w stallWatch) observe(streaming bool, replay pg.LSN, leaderAt uint64, now 
 // answers, so that a network problem never makes a replica throw its data
 // away.
 func (a *Agent) stalled(ctx context.Context, c dcs.Cluster, leader dcs.MemberData) bool {
-	var status string
-	var replay *string
+	var receive, replay *string
 	conn, err := pg.Connect(ctx, a.pg.conn)
 	if err != nil {
 		return false
 	}
-	err = conn.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), ''), pg_last_wal_replay_lsn()::text`).Scan(&status, &replay)
+	err = conn.QueryRow(ctx, `SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text`).Scan(&receive, &replay)
 	conn.Close(context.WithoutCancel(ctx))
-	if err != nil || replay == nil {
-		return false
-	}
-	lsn, err := pg.ParseLSN(*replay)
 	if err != nil {
 		return false
 	}
+	var at pg.LSN
+	for _, s := range []*string{receive, replay} {
+		if s == nil {
+			continue
+		}
+		if lsn, err := pg.ParseLSN(*s); err == nil && lsn > at {
+			at = lsn
+		}
+	}
 	a.mu.Lock()
-	w, stalled := a.stall.observe(status == "streaming", lsn, c.Status.Optime, time.Now(), a.o.StallTimeout)
+	w, stalled := a.stall.observe(at, c.Status.Optime, time.Now(), a.o.StallTimeout)
 	a.stall = w
 	a.mu.Unlock()
 	if !stalled {
 		return false
 	}
 	if err := a.leaderAnswers(ctx, leader); err != nil {
-		a.log.Warn("the replica does not stream nor replay, but the leader does not answer either: not re-creating it", "err", err)
+		a.log.Warn("the replica has not moved, but the leader does not answer either: not re-creating it", "err", err)
 		return false
 	}
-	a.log.Error("the replica has neither streamed nor replayed anything for too long: re-creating it",
-		"replayed", lsn, "leader_at", pg.LSN(c.Status.Optime), "since", w.since)
+	a.log.Error("the replica has neither received nor replayed anything for too long: re-creating it",
+		"position", at, "leader_at", pg.LSN(c.Status.Optime), "since", w.since)
 	return true
 }
 
