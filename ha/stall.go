@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgkeep/pgkeep/ha/dcs"
 	"github.com/pgkeep/pgkeep/pg"
 )
@@ -74,18 +77,23 @@ func (a *Agent) stalled(ctx context.Context, c dcs.Cluster, leader dcs.MemberDat
 	return true
 }
 
-// leaderAnswers connects to the leader's PostgreSQL as the replication
-// user.
+// leaderAnswers opens a replication connection to the leader as the
+// replication user and identifies its system: what pg_basebackup will
+// need to re-create the replica.
 func (a *Agent) leaderAnswers(ctx context.Context, leader dcs.MemberData) error {
 	host, port, err := hostPort(leader.ConnURL)
 	if err != nil {
 		return err
 	}
-	conn, err := pg.Connect(ctx, pg.ConnOptions{Host: host, Port: port, User: a.o.ReplicationUser, Database: "postgres", Timeout: a.o.RetryTimeout})
+	o := pg.ConnOptions{Host: host, Port: port, User: a.o.ReplicationUser, Database: "postgres", Timeout: a.o.RetryTimeout}
+	conn, err := pgconn.Connect(ctx, o.ConnString()+"&replication=true")
 	if err != nil {
 		return fmt.Errorf("leader %s: %w", leader.ConnURL, err)
 	}
-	conn.Close(context.WithoutCancel(ctx))
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := pglogrepl.IdentifySystem(ctx, conn); err != nil {
+		return fmt.Errorf("leader %s: IDENTIFY_SYSTEM: %w", leader.ConnURL, err)
+	}
 	return nil
 }
 
