@@ -90,9 +90,11 @@ func (c pgConf) render() []byte {
 }
 
 // hba is pg_hba.conf for a cluster the agent creates: local connections by
-// peer, loopback trusted, and the replication user trusted from the
-// server's own subnets (the other members: streaming, pg_basebackup and
-// pg_rewind). Give your own with pg.parameters hba_file.
+// peer, loopback trusted, and the replication user from the server's own
+// subnets (the other members: streaming, pg_basebackup and pg_rewind) by
+// password (scram-sha-256; the members find it in their pgpass file).
+// Nothing else trusts the network. Give your own with pg.parameters
+// hba_file.
 func (c pgConf) hba() []byte {
 	u := c.replUser
 	return fmt.Appendf(nil, `# Written by pgkeep ha when it created the cluster.
@@ -102,8 +104,8 @@ host  all         all   127.0.0.1/32   trust
 host  all         all   ::1/128        trust
 host  replication all   127.0.0.1/32   trust
 host  replication all   ::1/128        trust
-host  all         %[1]s samenet trust
-host  replication %[1]s samenet trust
+host  all         %[1]s samenet scram-sha-256
+host  replication %[1]s samenet scram-sha-256
 `, u)
 }
 
