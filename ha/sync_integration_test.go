@@ -374,7 +374,11 @@ func startReceiver(t *testing.T, m *member, dir, slot string) *receiver {
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = r.cmd.Wait(); close(r.done) }()
+	go func() {
+		err := r.cmd.Wait()
+		fmt.Fprintf(&r.out, "[exit: %v]", err)
+		close(r.done)
+	}()
 	t.Cleanup(func() { r.stop() })
 	return r
 }
@@ -466,6 +470,10 @@ func TestPermanentSlotSurvivesFailover(t *testing.T) {
 		leader.pg.Exec(t, "INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
 		leader.pg.Exec(t, "SELECT pg_switch_wal()")
 	}
+	// Not at a segment's start: pg_receivewal asked to start exactly at a
+	// timeline's switch point fails (PostgreSQL's walsender then answers
+	// without streaming), which is no matter of slots.
+	leader.pg.Exec(t, "INSERT INTO filler VALUES ('end')")
 	end, err := pg.ParseLSN(leader.pg.QueryString(t, "SELECT pg_current_wal_lsn()::text"))
 	if err != nil {
 		t.Fatal(err)
