@@ -337,6 +337,41 @@ func TestSynchronousModeFailovers(t *testing.T) {
 	if len(lost) > 0 {
 		t.Fatalf("%d acknowledged commits lost, e.g. ids %v", len(lost), lost[:min(len(lost), 10)])
 	}
+
+	// Strict mode: with no standby left, writes wait rather than run
+	// unprotected, and go on when a standby comes back.
+	c := tc.cluster(t)
+	if _, err := tc.dcs.SetConfig(t.Context(), map[string]any{"synchronous_mode": true, "synchronous_mode_strict": true}, c.Config.ModRevision); err != nil {
+		t.Fatal(err)
+	}
+	var replicas []*member
+	for _, m := range tc.members {
+		if m != leader {
+			m.crash(t)
+			replicas = append(replicas, m)
+		}
+	}
+	harness.Wait(t, 30*time.Second, "strict mode without a standby", func() (bool, error) {
+		c := tc.cluster(t)
+		v, err := leader.pg.TryQueryString(t.Context(), "SHOW synchronous_standby_names")
+		return c.Sync != nil && c.Sync.Leader == leader.name && c.Sync.SyncStandby == "" && v == "*", err
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	_, err = conn.Exec(ctx, "INSERT INTO acked (id) VALUES (-1)")
+	cancel()
+	if err == nil {
+		t.Fatal("strict mode without a standby: a write was acknowledged")
+	}
+	t.Logf("strict mode without a standby: the write waits (%v)", err)
+	conn = leader.pg.Conn(t)
+	replicas[0].start(t)
+	ctx, cancel = context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := conn.Exec(ctx, "INSERT INTO acked (id) VALUES (-2)"); err != nil {
+		t.Fatalf("strict mode: a write once %s is back: %v", replicas[0].name, err)
+	}
+	t.Logf("strict mode: a write acknowledged %s after %s's agent started again", time.Since(start).Round(time.Millisecond), replicas[0].name)
 }
 
 func median(ds []time.Duration) time.Duration {
