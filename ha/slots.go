@@ -83,6 +83,9 @@ type replState struct {
 	namedAt map[string]pg.LSN
 	// namesSetAt is when the agent last changed synchronous_standby_names.
 	namesSetAt time.Time
+	// keyWritten is the etcd revision of this member's last write of the
+	// sync key: an older snapshot of the cluster must not drive a step.
+	keyWritten int64
 	// lastSync is the last step's reason, to log changes only.
 	lastSync string
 }

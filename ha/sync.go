@@ -51,6 +51,12 @@ func (a *Agent) leaderReplication(ctx context.Context, c dcs.Cluster) map[string
 
 // syncStep takes one step of the synchronous replication's management.
 func (a *Agent) syncStep(ctx context.Context, conn *pgx.Conn, c dcs.Cluster) error {
+	if c.Revision < a.repl.keyWritten {
+		// A snapshot older than this primary's last write of the sync key
+		// (etcd did not answer this turn): deciding on it could change
+		// synchronous_standby_names while the key names the standby.
+		return nil
+	}
 	s := c.Settings(a.o.settings())
 	r, err := replication(ctx, conn)
 	if err != nil {
@@ -70,14 +76,17 @@ func (a *Agent) syncStep(ctx context.Context, conn *pgx.Conn, c dcs.Cluster) err
 		if c.Sync != nil {
 			rev = c.Sync.ModRevision
 		}
-		if _, err := a.dcs.SetSync(ctx, dcs.SyncState{Leader: a.o.Name, SyncStandby: step.Standby}, rev); err != nil {
+		written, err := a.dcs.SetSync(ctx, dcs.SyncState{Leader: a.o.Name, SyncStandby: step.Standby}, rev)
+		if err != nil {
 			return err
 		}
+		a.repl.keyWritten = written
 		a.poke()
 	case decide.SyncDeleteKey:
 		if err := a.dcs.DeleteSync(ctx, c.Sync.ModRevision); err != nil {
 			return err
 		}
+		a.repl.keyWritten = c.Revision + 1 // at least
 		a.poke()
 	case decide.SyncSetNames:
 		if err := a.setSyncNames(ctx, conn, step, !s.SynchronousMode); err != nil {
@@ -153,12 +162,14 @@ func (a *Agent) beforePromote(ctx context.Context, c dcs.Cluster) error {
 		if c.Sync != nil {
 			rev = c.Sync.ModRevision
 		}
-		if _, err := a.dcs.SetSync(ctx, dcs.SyncState{Leader: a.o.Name}, rev); err != nil {
+		written, err := a.dcs.SetSync(ctx, dcs.SyncState{Leader: a.o.Name}, rev)
+		if err != nil {
 			if errors.Is(err, dcs.ErrConflict) {
 				a.poke()
 			}
 			return fmt.Errorf("not promoting yet: %w", err)
 		}
+		a.repl.keyWritten = written
 		a.log.Info("synchronous mode: the sync key names this member the leader, with no synchronous standby yet")
 		a.repl.namesSetAt, a.repl.namedAt = time.Now(), nil
 		return setSyncNames(ctx, conn, renderSyncNames("", s.SynchronousModeStrict), false)
