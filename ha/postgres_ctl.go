@@ -118,6 +118,7 @@ func (p *postgres) Rewind(ctx context.Context, source, conninfo, slot string) er
 	if err := checkSource(ctx, source); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
+	start := time.Now()
 	if err := p.Stop(ctx, "fast"); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
@@ -145,7 +146,7 @@ func (p *postgres) Rewind(ctx context.Context, source, conninfo, slot string) er
 	if rerr != nil {
 		return fmt.Errorf("rewind: %w: %w", errRewind, rerr)
 	}
-	p.log.Info("pg_rewind done", "output", strings.TrimSpace(out))
+	p.log.Info("pg_rewind done", "took", time.Since(start).Round(time.Millisecond), "output", strings.TrimSpace(out))
 	if err := p.Start(ctx, true); err != nil {
 		return fmt.Errorf("rewind: %w: start after pg_rewind: %w", errRewind, err)
 	}
