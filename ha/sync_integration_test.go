@@ -488,7 +488,10 @@ func segments(t *testing.T, dir string) []uint64 {
 // the WAL nothing else held.
 func TestPermanentSlotSurvivesFailover(t *testing.T) {
 	const slot = "pgkeep"
-	tc := startCluster(t, 3, nil, func(o *Options) { o.PermanentSlots = []string{slot} })
+	tc := startCluster(t, 3, nil, func(o *Options) {
+		o.PermanentSlots = []string{slot}
+		o.Parameters = map[string]string{"wal_keep_size": "0"} // WAL no slot holds goes at a checkpoint
+	})
 	leader, _ := tc.waitSteady(t, 60*time.Second, false)
 	for _, m := range tc.members {
 		harness.Wait(t, 30*time.Second, "the permanent slot on "+m.name, func() (bool, error) { return slotLSN(t, m, slot) != 0, nil })
@@ -563,6 +566,11 @@ func TestPermanentSlotSurvivesFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("the new primary's oldest WAL segment after the checkpoint: %s", oldest)
+	if want := pg.SegmentOf(1, got, 16<<20); len(oldest) != 24 || oldest[8:] > want[8:] {
+		t.Fatalf("the new primary removed WAL the slot holds: oldest segment %s, the slot at %s", oldest, got)
+	} else if oldest[8:] < want[8:] {
+		t.Fatalf("the new primary kept WAL older than the slot holds (oldest %s, the slot at %s): this test would not see a gap", oldest, got)
+	}
 
 	rcv = startReceiver(t, next, dir, slot)
 	harness.Wait(t, 30*time.Second, "the consumer to continue on the new primary", func() (bool, error) {
