@@ -26,6 +26,11 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 		err = a.demote(ctx, d)
 	case decide.Follow:
 		err = a.follow(ctx, d, c)
+		if err == nil && st.Running && st.InRecovery && d.Leader != "" {
+			if err := a.replicaSlots(ctx, c, st.Replay); err != nil && ctx.Err() == nil {
+				a.log.Warn("permanent replication slots", "err", err)
+			}
+		}
 	case decide.Bootstrap:
 		err = a.bootstrap(ctx)
 	case decide.CreateReplica:
@@ -48,7 +53,9 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 	}
 }
 
-// lead keeps the leader key and publishes the leader's position.
+// lead keeps the leader key, the replication slots and synchronous
+// replication, and publishes the leader's position and its permanent
+// slots'.
 func (a *Agent) lead(ctx context.Context, d decide.Decision, c dcs.Cluster, st pgState) error {
 	if err := a.dcs.UpdateLeader(ctx); err != nil {
 		return err
@@ -62,7 +69,8 @@ func (a *Agent) lead(ctx context.Context, d decide.Decision, c dcs.Cluster, st p
 		a.adoptInitialize(ctx)
 	}
 	if st.Primary() {
-		return a.dcs.SetStatus(ctx, dcs.Status{Optime: uint64(st.LSN)})
+		slots := a.leaderReplication(ctx, c)
+		return a.dcs.SetStatus(ctx, dcs.Status{Optime: uint64(st.LSN), Slots: slots})
 	}
 	return nil
 }
@@ -86,11 +94,15 @@ func (a *Agent) acquire(ctx context.Context, d decide.Decision, c dcs.Cluster, s
 // key.
 func (a *Agent) promote(ctx context.Context, c dcs.Cluster) error {
 	start := time.Now()
+	if err := a.beforePromote(ctx, c); err != nil {
+		return err
+	}
 	if err := a.pg.Promote(ctx); err != nil {
 		return err
 	}
 	a.setPrimary(true)
 	a.log.Info("promoted", "took", time.Since(start).Round(time.Millisecond))
+	a.afterPromote(ctx, c)
 	entries, err := a.pg.timelineHistory(ctx, c.History, a.o.Name, time.Now())
 	if err != nil || entries == nil {
 		return err
@@ -129,7 +141,11 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 		if err != nil {
 			return err
 		}
-		if err := a.pg.Rewind(ctx, src); err != nil {
+		ci, err := a.conninfo(leader.Data, "application_name="+a.o.Name)
+		if err != nil {
+			return err
+		}
+		if err := a.pg.Rewind(ctx, src, ci, slotName(a.o.Name)); err != nil {
 			if !errors.Is(err, errRewind) || ctx.Err() != nil {
 				return err
 			}
@@ -148,7 +164,7 @@ func (a *Agent) follow(ctx context.Context, d decide.Decision, c dcs.Cluster) er
 	if err != nil {
 		return err
 	}
-	changed, err := a.pg.Follow(ctx, ci)
+	changed, err := a.pg.Follow(ctx, ci, slotName(a.o.Name))
 	if changed {
 		a.log.Info("following", "leader", d.Leader)
 	}

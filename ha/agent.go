@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pgkeep/pgkeep/ha/dcs"
@@ -22,6 +23,12 @@ type Agent struct {
 	http *http.Client
 	wake chan struct{}
 	boot bootRetry // failed bootstraps (the loop's own)
+	repl replState // slots and synchronous replication; the loop's only
+
+	// abandon makes Run return without its clean shutdown, as if the
+	// process were killed: PostgreSQL keeps running, the keys stay until
+	// the lease expires. Tests set it to kill a member hard.
+	abandon atomic.Bool
 
 	// life serializes what changes the data directory: the loop's turns
 	// and Reinitialize.
@@ -89,7 +96,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		wg.Wait()
-		a.shutdown()
+		if !a.abandon.Load() {
+			a.shutdown()
+		}
 	}()
 	c, err := a.dcs.Cluster(ctx)
 	if err != nil {

@@ -20,17 +20,25 @@ import (
 
 // member is an agent under test beside its PostgreSQL.
 type member struct {
-	name  string
-	pg    *harness.Postgres
-	etcd  *clientv3.Client
-	agent *Agent
-	api   string // http://127.0.0.1:PORT
-	done  chan error
+	name   string
+	pg     *harness.Postgres
+	etcd   *clientv3.Client
+	agent  *Agent
+	api    string // http://127.0.0.1:PORT
+	listen string
+	opts   func(*Options)
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // startMember starts the agent of name for the server p, with the default
 // timings, and stops it at cleanup.
 func startMember(t *testing.T, e *harness.Etcd, name string, p *harness.Postgres) *member {
+	return startMemberWith(t, e, name, p, nil)
+}
+
+// startMemberWith is startMember with options changed by opts.
+func startMemberWith(t *testing.T, e *harness.Etcd, name string, p *harness.Postgres, opts func(*Options)) *member {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,32 +46,51 @@ func startMember(t *testing.T, e *harness.Etcd, name string, p *harness.Postgres
 	}
 	listen := l.Addr().String()
 	l.Close()
-	m := &member{name: name, pg: p, etcd: e.NewClient(t), api: "http://" + listen, done: make(chan error, 1)}
-	m.agent, err = New(Options{
-		Name: name, Cluster: "main", Etcd: m.etcd,
+	m := &member{name: name, pg: p, etcd: e.NewClient(t), api: "http://" + listen, listen: listen, opts: opts}
+	m.start(t)
+	t.Cleanup(func() { m.stop(t) })
+	return m
+}
+
+// start runs a new agent for the member.
+func (m *member) start(t *testing.T) {
+	t.Helper()
+	p := m.pg
+	o := Options{
+		Name: m.name, Cluster: "main", Etcd: m.etcd,
 		PGData: p.DataDir, PGBin: filepath.Dir(harness.PGBin("pg_ctl")), PGLogFile: p.LogFile,
 		Conn:    pg.ConnOptions{Host: p.Host, Port: p.Port, User: "postgres", Database: "postgres", Timeout: time.Second},
-		ConnURL: fmt.Sprintf("postgres://%s:%d/postgres", p.Host, p.Port), APIListen: listen,
+		ConnURL: fmt.Sprintf("postgres://%s:%d/postgres", p.Host, p.Port), APIListen: m.listen,
 		Command: harness.PGCommand,
 		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
+	}
+	if m.opts != nil {
+		m.opts(&o)
+	}
+	var err error
+	if m.agent, err = New(o); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { m.done <- m.agent.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-m.done:
-			if err != nil {
-				t.Errorf("agent %s: %v", name, err)
-			}
-		case <-time.After(90 * time.Second):
-			t.Errorf("agent %s did not stop", name)
+	m.cancel, m.done = cancel, make(chan error, 1)
+	go func(a *Agent, done chan error) { done <- a.Run(ctx) }(m.agent, m.done)
+}
+
+// stop stops the member's agent (a no-op when it is stopped).
+func (m *member) stop(t *testing.T) {
+	if m.cancel == nil {
+		return
+	}
+	m.cancel()
+	m.cancel = nil
+	select {
+	case err := <-m.done:
+		if err != nil {
+			t.Errorf("agent %s: %v", m.name, err)
 		}
-	})
-	return m
+	case <-time.After(90 * time.Second):
+		t.Errorf("agent %s did not stop", m.name)
+	}
 }
 
 // testWriter sends log lines to t.Log while the test runs.

@@ -28,6 +28,15 @@
 // Settings: postgresql.conf includes postgresql.pgkeep.conf, which the
 // agent writes before every start: its defaults (replication, the
 // repository's archive_command and restore_command), the user's
-// pg.parameters over them, then the port. primary_conninfo goes through
-// ALTER SYSTEM.
+// pg.parameters over them, then the port. primary_conninfo,
+// primary_slot_name and synchronous_standby_names go through ALTER SYSTEM.
+//
+// The primary also keeps a replication slot per other member and the
+// permanent slots, publishing the latter's positions in the status key;
+// the replicas keep copies of the permanent slots advanced to those
+// positions, so that a slot's consumer (the repository server) continues
+// on a new primary without a WAL gap. In synchronous mode the primary
+// manages synchronous_standby_names and the sync key, in the order that
+// keeps the sync key naming only standbys that have every acknowledged
+// commit (see decide.SyncNext); only they may take the leader key.
 package ha

@@ -49,6 +49,10 @@ type Options struct {
 	// SynchronousMode and SynchronousModeStrict: defaults for the config
 	// key's synchronous_mode and synchronous_mode_strict.
 	SynchronousMode, SynchronousModeStrict bool
+	// PermanentSlots are physical replication slots kept on every member
+	// and advanced on the replicas (the repository server's receiver
+	// slot), beside those of the config key's "slots".
+	PermanentSlots []string
 
 	// Tags are published in the member key (nofailover, failover_priority...).
 	Tags dcs.Tags
@@ -201,6 +205,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Etcd == nil {
 		errs = append(errs, errors.New("ha: needs etcd (etcd endpoints)"))
+	}
+	for _, s := range o.PermanentSlots {
+		if !validSlot.MatchString(s) {
+			errs = append(errs, fmt.Errorf("ha: permanent slot %q: not a valid replication slot name (1-63 of a-z, 0-9 and _)", s))
+		}
 	}
 	if o.SafetyMargin >= o.TTL {
 		errs = append(errs, fmt.Errorf("ha: safety margin %s must be shorter than ttl %s", o.SafetyMargin, o.TTL))

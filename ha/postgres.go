@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgkeep/pgkeep/ha/decide"
 	"github.com/pgkeep/pgkeep/pg"
 )
@@ -87,6 +90,18 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	if replay != nil {
 		s.Replay, _ = pg.ParseLSN(*replay)
 	}
+	// The timeline replayed and how far WAL goes on it, as IDENTIFY_SYSTEM
+	// tells (the received position only when received on the replayed
+	// timeline): pg_stat_wal_receiver's timeline can be the leader's while
+	// replay is stuck on an older one past the switch (a diverged standby
+	// streams the new timeline and cannot replay it), and without a WAL
+	// receiver the checkpoint's timeline can be older than the replayed.
+	tli, pos, err := p.identify(ctx)
+	if err == nil {
+		s.Timeline, s.LSN = tli, pos
+		return s, nil
+	}
+	p.log.Debug("IDENTIFY_SYSTEM on the standby", "err", err)
 	s.LSN = max(s.Receive, s.Replay)
 	// A standby replays on the newest of these: the one it receives, the
 	// one its last restartpoint is on, and the one its minimum recovery
@@ -97,6 +112,21 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 		}
 	}
 	return s, nil
+}
+
+// identify asks a standby the timeline it replays and how far its WAL
+// goes on it (IDENTIFY_SYSTEM over a replication connection).
+func (p *postgres) identify(ctx context.Context) (uint32, pg.LSN, error) {
+	conn, err := pgconn.Connect(ctx, p.conn.ConnString()+"&replication=true")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	sys, err := pglogrepl.IdentifySystem(ctx, conn)
+	if err != nil {
+		return 0, 0, err
+	}
+	return uint32(sys.Timeline), pg.LSN(sys.XLogPos), nil
 }
 
 // controlData reads a stopped server's timeline and end of WAL from

@@ -74,7 +74,7 @@ func (a *Agent) reinitialize(ctx context.Context, force bool) error {
 	a.resetStall()
 	ci, err := a.conninfo(m.Data, "application_name="+a.o.Name)
 	if err == nil {
-		_, err = a.pg.Follow(ctx, ci)
+		_, err = a.pg.Follow(ctx, ci, slotName(a.o.Name))
 	}
 	if err != nil {
 		return fmt.Errorf("reinitialize: %w", err)

@@ -124,7 +124,7 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 		Name: name, Cluster: cfg.Cluster, Namespace: cfg.Etcd.Namespace,
 		TTL: h.TTL, LoopWait: h.LoopWait, RetryTimeout: h.RetryTimeout,
 		MaximumLagOnFailover: uint64(h.MaximumLagOnFailoverMB) << 20,
-		SynchronousMode:      h.SynchronousMode, SynchronousModeStrict: h.SynchronousModeStrict,
+		SynchronousMode:      h.SynchronousMode, SynchronousModeStrict: h.SynchronousModeStrict, PermanentSlots: h.PermanentSlots,
 		Tags:   tags,
 		PGData: cfg.PG.Data, PGBin: cfg.PG.Bin, Parameters: cfg.PG.Parameters,
 		ReplicaMethod: h.ReplicaMethod,
