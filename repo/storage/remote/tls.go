@@ -2,10 +2,9 @@ package remote
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
+
+	"github.com/pgkeep/pgkeep/internal/tlsfiles"
 )
 
 // ServerTLSConfig is the TLS configuration of the repository API: TLS 1.2 or
@@ -15,21 +14,9 @@ import (
 // without one can still authenticate with the token. Pair it with
 // HandlerOptions.ClientCerts.
 func ServerTLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	if certFile == "" || keyFile == "" {
-		return nil, errors.New("repository API TLS: both a certificate and a key file are needed")
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cfg, err := tlsfiles.Server(certFile, keyFile, clientCAFile)
 	if err != nil {
-		return nil, fmt.Errorf("repository API TLS: certificate %s, key %s: %w", certFile, keyFile, err)
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if clientCAFile != "" {
-		pool, err := loadCertPool(clientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("repository API TLS: client CA: %w", err)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		return nil, fmt.Errorf("repository API TLS: %w", err)
 	}
 	return cfg, nil
 }
@@ -37,39 +24,5 @@ func ServerTLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error
 // clientTLSConfig trusts the CAs in caFile (the system's when empty) and
 // presents the client certificate in certFile and keyFile when given.
 func clientTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := loadCertPool(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("server CA: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
-	switch {
-	case certFile != "" && keyFile != "":
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate %s, key %s: %w", certFile, keyFile, err)
-		}
-		// Present it whenever asked, also to a server whose CA list does
-		// not name its issuer: the server's refusal says more than a
-		// request without a certificate.
-		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
-	case certFile != "" || keyFile != "":
-		return nil, errors.New("a client certificate needs both its certificate and its key file")
-	}
-	return cfg, nil
-}
-
-// loadCertPool reads the PEM certificates in file.
-func loadCertPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
+	return tlsfiles.Client(caFile, certFile, keyFile)
 }
