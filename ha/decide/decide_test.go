@@ -19,7 +19,7 @@ var (
 
 func primary(lsn pg.LSN, tli uint32) PG { return PG{Running: true, Timeline: tli, LSN: lsn} }
 func replica(lsn pg.LSN, tli uint32) PG {
-	return PG{Running: true, InRecovery: true, Timeline: tli, LSN: lsn}
+	return PG{Running: true, InRecovery: true, Timeline: tli, LSN: lsn, Streaming: true}
 }
 func stopped(lsn pg.LSN, tli uint32) PG { return PG{Timeline: tli, LSN: lsn} }
 

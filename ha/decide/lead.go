@@ -30,41 +30,17 @@ func lead(in Input, fenceAt time.Time) Decision {
 }
 
 // handover carries out a due switchover (or a manual failover) away from
-// this leader, or refuses it. ok is false when there is none to handle.
+// this leader, or refuses it (see CheckRequest). ok is false when there is
+// none to handle.
 func handover(in Input, fenceAt time.Time) (Decision, bool) {
 	req, self := in.Cluster.Failover, in.Self
 	if req == nil || !req.Due(in.Now) {
 		return Decision{}, false
 	}
-	refuse := func(why string) (Decision, bool) {
-		return Decision{Action: Renew, FenceAt: fenceAt, ClearFailover: true, Start: !self.PG.Running,
-			Reason: "leader: renewing the lease; " + why}, true
-	}
-	switch {
-	case req.Leader != "" && req.Leader != self.Name:
-		return refuse(fmt.Sprintf("dropping a switchover away from %s, which is not the leader", req.Leader))
-	case req.Member == self.Name:
-		return refuse(fmt.Sprintf("dropping a %s to this member, the leader already", requestKind(req)))
-	}
-	// The election as it will run once the key is free: this member is the
-	// leader leaving (a failover request names no leader: leave all the same).
-	c := in.Cluster
-	if req.Leader == "" {
-		r := *req
-		r.Leader = self.Name
-		c.Failover = &r
-	}
-	e := Elect(c, in.Settings, everyone(in), in.Now)
-	if req.Member != "" && e.Winner != req.Member {
-		// A named member that cannot take over is refused, not replaced.
-		why := fmt.Sprintf("%s is not a member", req.Member)
-		if named, ok := e.Candidate(req.Member); ok {
-			why = fmt.Sprintf("%s cannot take over: %s", req.Member, named.Excluded)
-		}
-		return refuse(fmt.Sprintf("refusing the %s: %s", requestKind(req), why))
-	}
-	if e.Winner == "" || e.Winner == self.Name {
-		return refuse(fmt.Sprintf("refusing the %s: no other member can take over", requestKind(req)))
+	e, refused := CheckRequest(in.Cluster, in.Settings, *req, everyone(in), in.Now)
+	if refused != "" {
+		return Decision{Action: Renew, FenceAt: fenceAt, ClearFailover: true, Start: !self.PG.Running, Election: e,
+			Reason: fmt.Sprintf("leader: renewing the lease; refusing the %s: %s", requestKind(req), refused)}, true
 	}
 	return Decision{Action: Demote, Leader: e.Winner, ReleaseKey: true, Election: e,
 		Reason: fmt.Sprintf("%s to %s: demoting and handing over the leader key (%s)", requestKind(req), e.Winner, e.Reason)}, true

@@ -65,6 +65,8 @@ type PG struct {
 	// a primary, the newer of received and replayed of a replica, the end
 	// of WAL of a stopped server.
 	LSN pg.LSN
+	// Streaming: a standby whose WAL receiver streams from its upstream.
+	Streaming bool
 }
 
 // Primary reports whether the server runs and accepts writes.
