@@ -158,7 +158,9 @@ type HA struct {
 	PGConnectAddress string `yaml:"pg-connect-address" usage:"ha: host:port of PostgreSQL as others reach it (default: pg.host:pg.port)"`
 	TLSCertFile      string `yaml:"tls-cert-file" usage:"ha: TLS certificate (PEM) of the REST API"`
 	TLSKeyFile       string `yaml:"tls-key-file" usage:"ha: TLS private key (PEM) of the REST API"`
-	TokenFile        string `yaml:"token-file" usage:"ha: file holding the bearer token that mutating REST calls and ctl need"`
+	ClientCAFile     string `yaml:"client-ca-file" usage:"ha: CA (PEM) whose client certificates may make mutating REST calls"`
+	CAFile           string `yaml:"ca-file" usage:"ha: CA (PEM) of the members' REST API certificates, for the agents and ctl (default: the system's)"`
+	TokenFile        string `yaml:"token-file" usage:"ha: file holding the bearer token that mutating REST calls and ctl need (without it: loopback only)"`
 	// Token is from PGKEEP_HA_TOKEN, else TokenFile.
 	Token Secret `yaml:"token"`
 	// ReplicaMethod is how a new replica gets its data: backup (the newest backup in the

@@ -219,6 +219,8 @@ func (h *HA) validate() error {
 		return invalid("ha.synchronous-mode-strict", "needs ha.synchronous-mode")
 	case (h.TLSCertFile == "") != (h.TLSKeyFile == ""):
 		return invalid("ha.tls-cert-file", "give both ha.tls-cert-file and ha.tls-key-file, or neither")
+	case h.ClientCAFile != "" && h.TLSCertFile == "":
+		return invalid("ha.client-ca-file", "client certificates need TLS: set ha.tls-cert-file and ha.tls-key-file")
 	}
 	for _, a := range []struct{ key, v string }{{"ha.listen", h.Listen}, {"ha.connect-address", h.ConnectAddress}, {"ha.pg-connect-address", h.PGConnectAddress}} {
 		if a.v == "" {

@@ -23,6 +23,10 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 	case decide.Promote:
 		err = a.promote(ctx, c)
 	case decide.Demote:
+		if d.ReleaseKey && d.Leader != "" && st.Primary() {
+			err = a.handOver(ctx, d, c) // a switchover: see handover.go
+			break
+		}
 		err = a.demote(ctx, d)
 	case decide.Follow:
 		err = a.follow(ctx, d, c)

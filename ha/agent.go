@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,6 +30,9 @@ type Agent struct {
 	// process were killed: PostgreSQL keeps running, the keys stay until
 	// the lease expires. Tests set it to kill a member hard.
 	abandon atomic.Bool
+	// tasks are operations the REST API asks of the loop (restart): run
+	// between two turns, never beside a decision.
+	tasks chan task
 
 	// life serializes what changes the data directory: the loop's turns
 	// and Reinitialize.
@@ -64,8 +68,9 @@ func New(o Options) (*Agent, error) {
 	}
 	return &Agent{
 		o: o, dcs: d, pg: newPostgres(o), log: o.Logger.With("member", o.Name),
-		http: &http.Client{Timeout: peerTimeout(o)},
-		wake: make(chan struct{}, 1),
+		http:  &http.Client{Timeout: peerTimeout(o), Transport: &http.Transport{TLSClientConfig: o.ClientTLS}},
+		wake:  make(chan struct{}, 1),
+		tasks: make(chan task),
 	}, nil
 }
 
@@ -81,6 +86,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", a.o.APIListen)
 	if err != nil {
 		return fmt.Errorf("ha: REST API: %w", err)
+	}
+	if a.o.TLS != nil {
+		ln = tls.NewListener(ln, a.o.TLS)
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -117,6 +125,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-changes:
 		case <-a.wake:
+		case t := <-a.tasks:
+			t.done <- t.run(loopCtx)
 		}
 		timer.Stop()
 	}

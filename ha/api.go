@@ -22,6 +22,12 @@ import (
 //	/leader            holds the leader key
 //	/patroni           always 200: the member's status JSON
 //
+// and, for operators and pgkeep ctl (see routes):
+//
+//	GET /cluster, /history, /config     the cluster, its timelines, its config
+//	POST /switchover, /failover, /restart; PATCH, PUT /config
+//	                   calls that change something: see mutating for who may
+//
 // Every answer carries the status JSON, from the loop's last turn.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -33,7 +39,8 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("/health", a.check(func(v view, _ *http.Request) bool { return v.pg.Running }))
 	mux.HandleFunc("/leader", a.check(a.isLeader))
 	mux.HandleFunc("/patroni", a.check(func(view, *http.Request) bool { return true }))
-	mux.HandleFunc("POST /reinitialize", a.handleReinitialize)
+	mux.HandleFunc("POST /reinitialize", a.mutating(a.handleReinitialize))
+	a.routes(mux)
 	return mux
 }
 

@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,16 @@ type Options struct {
 	// APIListen is the REST API's listen address, e.g. 127.0.0.1:8008;
 	// APIURL how others reach it (default http://APIListen/patroni).
 	APIListen, APIURL string
+	// TLS, when set, makes the REST API speak HTTPS (see
+	// internal/tlsfiles.Server); with ClientCAs, a verified client
+	// certificate authenticates mutating calls. ClientTLS is how this
+	// member reaches the other members' REST APIs (nil: the system's CAs).
+	TLS, ClientTLS *tls.Config
+	// Token, when set, is the bearer token every mutating REST call
+	// (POST, PATCH, PUT, DELETE) must carry. Without a token (and without
+	// client certificates), mutating calls are accepted from loopback
+	// addresses only: from another host they are refused with 403.
+	Token string
 
 	// Parameters are the user's postgresql.conf settings (pg.parameters),
 	// written with the agent's own into postgresql.pgkeep.conf before
@@ -159,7 +170,11 @@ func (o Options) withDefaults() (Options, error) {
 		o.PGLogFile = filepath.Join(o.PGData, "pg_ctl.log")
 	}
 	if o.APIURL == "" && o.APIListen != "" {
-		o.APIURL = "http://" + o.APIListen + "/patroni"
+		scheme := "http"
+		if o.TLS != nil {
+			scheme = "https"
+		}
+		o.APIURL = scheme + "://" + o.APIListen + "/patroni"
 	}
 	if o.Command == nil {
 		o.Command = exec.CommandContext

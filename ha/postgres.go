@@ -68,12 +68,13 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	s := pgState{PG: decide.PG{Running: true}}
 	var wal, receive, replay *string
 	var receivedTLI, checkpointTLI, minRecoveryTLI *int64
+	var receiver *string
 	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
 		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()),
-		(SELECT min_recovery_end_timeline FROM pg_control_recovery())`).
-		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI, &minRecoveryTLI)
+		(SELECT min_recovery_end_timeline FROM pg_control_recovery()), (SELECT status FROM pg_stat_wal_receiver)`).
+		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI, &minRecoveryTLI, &receiver)
 	if err != nil {
 		return pgState{}, fmt.Errorf("query PostgreSQL's state: %w", err)
 	}
@@ -103,6 +104,7 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	}
 	p.log.Debug("IDENTIFY_SYSTEM on the standby", "err", err)
 	s.LSN = max(s.Receive, s.Replay)
+	s.Streaming = receiver != nil && *receiver == "streaming"
 	// A standby replays on the newest of these: the one it receives, the
 	// one its last restartpoint is on, and the one its minimum recovery
 	// point is on (after pg_rewind: the leader's, before any restartpoint).

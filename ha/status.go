@@ -16,6 +16,9 @@ type memberStatus struct {
 	XLog            xlogStatus `json:"xlog"`
 	Tags            dcs.Tags   `json:"tags,omitempty"`
 	ClusterUnlocked bool       `json:"cluster_unlocked"`
+	// ReplicationState is "streaming" for a standby whose WAL receiver
+	// streams.
+	ReplicationState string `json:"replication_state,omitempty"`
 	Pause           bool       `json:"pause,omitempty"`
 	Patroni         struct {
 		Name  string `json:"name"`
@@ -45,6 +48,9 @@ func (a *Agent) statusOf(v view) memberStatus {
 		s.XLog.Location = uint64(v.pg.LSN)
 	case v.pg.Running:
 		s.XLog.ReceivedLocation, s.XLog.ReplayedLocation = uint64(v.pg.Receive), uint64(v.pg.Replay)
+		if v.pg.Streaming {
+			s.ReplicationState = dcs.ReplicationStreaming
+		}
 	}
 	return s
 }
@@ -54,7 +60,7 @@ func (a *Agent) statusOf(v view) memberStatus {
 func (s memberStatus) memberState(name string) decide.MemberState {
 	st := decide.MemberState{Name: name, Reachable: true, Tags: s.Tags, PG: decide.PG{
 		Running: s.State == dcs.StateRunning, Timeline: s.Timeline,
-		InRecovery: s.Role != dcs.RolePrimary && s.Role != dcs.RoleMaster}}
+		InRecovery: s.Role != dcs.RolePrimary && s.Role != dcs.RoleMaster, Streaming: s.ReplicationState == dcs.ReplicationStreaming}}
 	if st.PG.InRecovery {
 		st.PG.LSN = pg.LSN(max(s.XLog.ReceivedLocation, s.XLog.ReplayedLocation))
 	} else {

@@ -81,7 +81,7 @@ func (a *Agent) memberData(st pgState, s dcs.Settings) dcs.MemberData {
 	}
 	m.XLogLocation = uint64(st.Replay)
 	m.ReplayLSN, m.ReceiveLSN = uint64(st.Replay), uint64(st.Receive)
-	if st.Receive != 0 {
+	if st.Streaming {
 		m.ReplicationState = dcs.ReplicationStreaming
 	}
 	return m

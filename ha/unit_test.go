@@ -28,7 +28,7 @@ func TestStatusJSONRoundTrip(t *testing.T) {
 	a := &Agent{o: Options{Name: "a", Cluster: "main", Tags: dcs.Tags{"nofailover": true}}}
 	for _, st := range []pgState{
 		{PG: decide.PG{Running: true, Timeline: 2, LSN: 500}},
-		{PG: decide.PG{Running: true, InRecovery: true, Timeline: 2, LSN: 400}, Receive: 400, Replay: 300},
+		{PG: decide.PG{Running: true, InRecovery: true, Timeline: 2, LSN: 400, Streaming: true}, Receive: 400, Replay: 300},
 		{PG: decide.PG{Timeline: 2, LSN: 100}},
 	} {
 		b, err := json.Marshal(a.statusOf(view{pg: st}))

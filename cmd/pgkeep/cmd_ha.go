@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/pgkeep/pgkeep/configs"
 	"github.com/pgkeep/pgkeep/ha"
 	"github.com/pgkeep/pgkeep/ha/dcs"
+	"github.com/pgkeep/pgkeep/internal/tlsfiles"
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/restore"
@@ -76,6 +78,20 @@ func runHA(cmd *cobra.Command, g *globals, cfg *configs.Config) error {
 	return agent.Run(ctx)
 }
 
+// haTLS builds the REST API's server TLS configuration (nil without
+// ha.tls-cert-file) and the one the agent and ctl reach members with.
+func haTLS(h configs.HA) (server, client *tls.Config, err error) {
+	if h.TLSCertFile != "" {
+		if server, err = tlsfiles.Server(h.TLSCertFile, h.TLSKeyFile, h.ClientCAFile); err != nil {
+			return nil, nil, fmt.Errorf("ha.tls-cert-file: %w", err)
+		}
+	}
+	if client, err = tlsfiles.Client(h.CAFile, "", ""); err != nil {
+		return nil, nil, fmt.Errorf("ha.ca-file: %w", err)
+	}
+	return server, client, nil
+}
+
 // haOptions maps the configuration to the agent's options (Etcd is set by
 // the caller).
 func haOptions(cfg *configs.Config) (ha.Options, error) {
@@ -85,12 +101,13 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 		return ha.Options{}, errors.New("etcd.endpoints: pgkeep ha needs etcd")
 	case cfg.PG.Data == "":
 		return ha.Options{}, errors.New("pg.data: pgkeep ha needs the data directory")
-	case h.TLSCertFile != "" || h.TokenFile != "" || h.Token != "":
-		return ha.Options{}, errors.New("ha.tls-cert-file, ha.token: not supported by pgkeep ha yet")
+	}
+	serverTLS, clientTLS, err := haTLS(h)
+	if err != nil {
+		return ha.Options{}, err
 	}
 	name := h.Name
 	if name == "" {
-		var err error
 		if name, err = os.Hostname(); err != nil {
 			return ha.Options{}, fmt.Errorf("ha.name: %w", err)
 		}
@@ -105,6 +122,10 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 	apiAddr := h.ConnectAddress
 	if apiAddr == "" {
 		apiAddr = h.Listen
+	}
+	scheme := "http"
+	if serverTLS != nil {
+		scheme = "https"
 	}
 	target, err := restore.ParseTarget(restore.TargetSpec{Time: h.Bootstrap.TargetTime}, time.Local)
 	if err != nil {
@@ -131,7 +152,8 @@ func haOptions(cfg *configs.Config) (ha.Options, error) {
 		Bootstrap:     ha.Bootstrap{Method: h.Bootstrap.Method, Cluster: h.Bootstrap.Cluster, Set: h.Bootstrap.Set, Target: target},
 		Conn:          pg.ConnOptions{Host: cfg.PG.Host, Port: cfg.PG.Port, User: cfg.PG.User, Database: cfg.PG.Database},
 		ConnURL:       "postgres://" + pgAddr + "/postgres", ReplicationUser: cfg.PG.User,
-		APIListen: h.Listen, APIURL: "http://" + apiAddr + "/patroni",
+		APIListen: h.Listen, APIURL: scheme + "://" + apiAddr + "/patroni",
+		TLS: serverTLS, ClientTLS: clientTLS, Token: h.Token.Reveal(),
 		Logger: slog.Default(),
 	}, nil
 }
