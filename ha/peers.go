@@ -2,10 +2,6 @@ package ha
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"sync"
 
 	"github.com/pgkeep/pgkeep/ha/dcs"
@@ -41,23 +37,11 @@ func (a *Agent) askPeers(ctx context.Context, c dcs.Cluster) []decide.MemberStat
 
 // askPeer GETs a member's status.
 func (a *Agent) askPeer(ctx context.Context, apiURL string) (decide.MemberState, error) {
-	if apiURL == "" {
-		return decide.MemberState{}, fmt.Errorf("no api_url")
-	}
 	ctx, cancel := context.WithTimeout(ctx, peerTimeout(a.o))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL, nil)
-	if err != nil {
-		return decide.MemberState{}, fmt.Errorf("api_url %q: %w", apiURL, err)
-	}
-	resp, err := a.http.Do(req)
+	s, err := fetchStatus(ctx, a.http, apiURL)
 	if err != nil {
 		return decide.MemberState{}, err
-	}
-	defer resp.Body.Close()
-	var s memberStatus
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
-		return decide.MemberState{}, fmt.Errorf("status from %s: %w", apiURL, err)
 	}
 	return s.memberState(""), nil
 }

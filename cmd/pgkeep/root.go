@@ -72,6 +72,7 @@ environment variables and flags, in increasing precedence.`,
 		newServerCommand(g),
 		newHACommand(g),
 		newDemoCommand(),
+		newCtlCommand(g),
 	)
 	return root
 }
