@@ -338,6 +338,14 @@ func TestDecideFollow(t *testing.T) {
 		self:    self("b", replica(7<<20, 2), time.Second, nil),
 		action:  Follow, leader: "a", reason: "following the leader a",
 	}, {
+		name: "a leader whose PostgreSQL is not running is never rewound against",
+		cluster: with(leaderOn(1), func(c *dcs.Cluster) {
+			c.Members = append([]dcs.Member(nil), c.Members...)
+			c.Members[0].Data.State = dcs.StateStopped
+		}),
+		self:   self("b", replica(5<<20, 2), time.Second, nil),
+		action: Follow, leader: "a", reason: "not running: no rewind",
+	}, {
 		name:    "an older timeline without history: rewind (the switch point is unknown)",
 		cluster: leaderOn(2),
 		self:    self("b", replica(5<<20, 1), time.Second, nil),

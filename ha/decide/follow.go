@@ -18,11 +18,18 @@ func follow(in Input, holder string) Decision {
 	d := Decision{Action: Follow, Leader: holder, Start: !self.PG.Running,
 		Reason: fmt.Sprintf("following the leader %s", holder)}
 	var leaderTL uint32
-	if m, ok := in.Cluster.LeaderMember(); ok {
+	m, ok := in.Cluster.LeaderMember()
+	if ok {
 		// Right after a promotion the leader's member key may still show
 		// its old timeline; the history key, written by the leader once
 		// promoted, already leads to the new one.
 		leaderTL = max(m.Data.Timeline, in.Cluster.History.LastTimeline())
+	}
+	if ok && !m.Data.IsRunning() {
+		// A stopped leader's timeline is its last checkpoint's, which may
+		// predate its promotion; and pg_rewind needs a running source.
+		d.Reason += " (its PostgreSQL is not running: no rewind against it)"
+		return d
 	}
 	if rewind, why := diverged(self.PG, leaderTL, in.Cluster.History); rewind {
 		d.Rewind = true
