@@ -19,8 +19,8 @@ type memberStatus struct {
 	// ReplicationState is "streaming" for a standby whose WAL receiver
 	// streams.
 	ReplicationState string `json:"replication_state,omitempty"`
-	Pause           bool       `json:"pause,omitempty"`
-	Patroni         struct {
+	Pause            bool   `json:"pause,omitempty"`
+	Patroni          struct {
 		Name  string `json:"name"`
 		Scope string `json:"scope"`
 	} `json:"patroni"`
