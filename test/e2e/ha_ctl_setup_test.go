@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -165,7 +167,7 @@ func (hc *haCluster) list(t *testing.T) clusterJSON {
 func (hc *haCluster) waitLeader(t *testing.T, name string) {
 	t.Helper()
 	harness.Wait(t, 60*time.Second, name+" to lead", func() (bool, error) {
-		resp, err := (&httpClient).Get(hc.membersAPI(name) + "/primary")
+		resp, err := hc.apiClient().Get(hc.membersAPI(name) + "/primary")
 		if err != nil {
 			return false, err
 		}
@@ -270,4 +272,16 @@ var httpClient = http.Client{Timeout: 2 * time.Second}
 // and a repository path (the configuration always names one).
 func haBase(hc *haCluster) string {
 	return "cluster: main\nlog-level: info\nrepo:\n  path: " + filepath.Join(hc.dir, "repo") + "\n" + etcdYAML(hc.etcd)
+}
+
+// apiClient reaches the members' REST APIs (over HTTPS when their api_url
+// says so, trusting the test CA in the cluster's directory).
+func (hc *haCluster) apiClient() *http.Client {
+	pem, err := os.ReadFile(filepath.Join(hc.dir, "ca.pem"))
+	if err != nil {
+		return &httpClient
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
