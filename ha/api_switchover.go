@@ -109,8 +109,8 @@ func (a *Agent) request(w http.ResponseWriter, r *http.Request, switchover bool)
 // checkRequest asks every member for its live state and checks req.
 func (a *Agent) checkRequest(ctx context.Context, c dcs.Cluster, req dcs.Failover) (*decide.Election, string) {
 	s := c.Settings(a.o.settings())
-	if s.Pause {
-		return nil, "the cluster is in maintenance mode (pause): resume it first"
+	if s.Pause && req.Member == "" {
+		return nil, "the cluster is in maintenance mode (pause): name the candidate, or resume first"
 	}
 	states := append(a.askPeers(ctx, c), a.selfState(a.pg.State(ctx)))
 	return decide.CheckRequest(c, s, req, states, time.Now())

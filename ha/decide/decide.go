@@ -14,6 +14,9 @@ func Decide(in Input) Decision {
 	fenceAt := FenceDeadline(in.Self.LastRenewal, in.Settings.TTL, in.SafetyMargin)
 	switch {
 	case in.Settings.Pause:
+		if d, ok := manualInPause(in, fenceAt); ok {
+			return d
+		}
 		return paused(in)
 	case in.Self.PG.Primary() && !in.Now.Before(fenceAt):
 		return selfFence(in, fenceAt)
@@ -72,4 +75,33 @@ func selfFence(in Input, fenceAt time.Time) Decision {
 	}
 	return Decision{Action: Demote, Leader: leader,
 		Reason: "self-fence: " + why + ": demoting before etcd can give the leader key to another member"}
+}
+
+// manualInPause carries out, in maintenance mode, a switchover or failover
+// that names its candidate (the operator's way to move the leader while
+// the agents take no automatic action, as in Patroni): the leader hands
+// over (or refuses), and the named member takes the free key. ok is false
+// when there is none to carry out here.
+func manualInPause(in Input, fenceAt time.Time) (Decision, bool) {
+	req := in.Cluster.Failover
+	if req == nil || req.Member == "" || !req.Due(in.Now) {
+		return Decision{}, false
+	}
+	switch in.Cluster.LeaderName() {
+	case in.Self.Name:
+		d, ok := handover(in, fenceAt)
+		d.Reason = "maintenance mode (pause), manual request: " + d.Reason
+		return d, ok
+	case "":
+		if in.Self.Name != req.Member {
+			return Decision{}, false
+		}
+		e := Elect(in.Cluster, in.Settings, everyone(in), in.Now)
+		if e.Winner != in.Self.Name {
+			return Decision{}, false
+		}
+		return Decision{Action: Acquire, FenceAt: fenceAt, Election: e, ClearFailover: true,
+			Reason: "maintenance mode (pause), manual request: the leader key is free: " + e.Reason}, true
+	}
+	return Decision{}, false
 }

@@ -373,6 +373,36 @@ func TestDecidePaused(t *testing.T) {
 		self:   self("a", primary(5<<20, 1), time.Second, nil),
 		action: Acquire, reason: "taking the free leader key back",
 	}, {
+		name:    "paused: a dead leader hands over to the candidate of a failover",
+		cluster: with(cluster("a", "a", "b"), func(c *dcs.Cluster) { c.Failover = &dcs.Failover{Member: "b"} }), settings: &pause,
+		self:   self("a", stopped(5<<20, 1), time.Second, nil),
+		peers:  []MemberState{peer("b", replica(5<<20, 1), nil)},
+		action: Demote, leader: "b", release: true, winner: "b", reason: "maintenance mode (pause), manual request: failover to b",
+	}, {
+		name:    "paused: the leader refuses a failover to a lagging candidate",
+		cluster: with(cluster("a", "a", "b"), func(c *dcs.Cluster) { c.Failover = &dcs.Failover{Member: "b"} }), settings: &pause,
+		self:   self("a", primary(5<<20, 1), time.Second, nil),
+		peers:  []MemberState{peer("b", replica(1<<20, 1), nil)},
+		action: Renew, clear: true, reason: "refusing the failover: b cannot take over",
+	}, {
+		name:    "paused: the candidate of a failover takes the free key",
+		cluster: with(cluster("", "a", "b"), func(c *dcs.Cluster) { c.Failover = &dcs.Failover{Leader: "a", Member: "b"} }), settings: &pause,
+		self:   self("b", replica(5<<20, 1), time.Second, nil),
+		peers:  []MemberState{peer("a", replica(5<<20, 1), nil)},
+		action: Acquire, clear: true, winner: "b", reason: "manual request",
+	}, {
+		name:    "paused: another member does not take the key the request names a candidate for",
+		cluster: with(cluster("", "a", "b", "c"), func(c *dcs.Cluster) { c.Failover = &dcs.Failover{Member: "b"} }), settings: &pause,
+		self:   self("c", replica(6<<20, 1), time.Second, nil),
+		peers:  []MemberState{peer("a", replica(5<<20, 1), nil), peer("b", replica(5<<20, 1), nil)},
+		action: Wait, reason: "maintenance mode",
+	}, {
+		name:    "paused: a switchover without a candidate is not carried out",
+		cluster: with(cluster("a", "a", "b"), func(c *dcs.Cluster) { c.Failover = &dcs.Failover{Leader: "a"} }), settings: &pause,
+		self:   self("a", primary(5<<20, 1), time.Second, nil),
+		peers:  []MemberState{peer("b", replica(5<<20, 1), nil)},
+		action: Renew, reason: "no automatic action",
+	}, {
 		name:    "paused: a primary that sees another leader is left alone",
 		cluster: cluster("b", "a", "b"), settings: &pause,
 		self:   self("a", primary(5<<20, 1), time.Second, nil),

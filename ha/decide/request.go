@@ -16,8 +16,8 @@ import (
 // A switchover (req.Leader set) needs a leader, and it must be req.Leader.
 // A named member (req.Member) must be a member, not the leader, eligible
 // (reachable, running, not nofailover, within maximum_lag_on_failover, the
-// synchronous standby in synchronous mode) and, while a leader runs,
-// streaming from it. Without a named member, some other member must be
+// synchronous standby in synchronous mode) and, while the leader's
+// PostgreSQL runs, streaming from it. Without a named member, some other member must be
 // able to take over. states are the members' live answers, the leader's
 // included.
 func CheckRequest(c dcs.Cluster, s dcs.Settings, req dcs.Failover, states []MemberState, now time.Time) (*Election, string) {
@@ -50,7 +50,7 @@ func CheckRequest(c dcs.Cluster, s dcs.Settings, req dcs.Failover, states []Memb
 		if e.Winner != req.Member {
 			return e, fmt.Sprintf("%s cannot take over: %s", req.Member, named.Excluded)
 		}
-		if leader != "" && !streaming(states, req.Member) {
+		if leaderRuns(states, leader) && !streaming(states, req.Member) {
 			return e, fmt.Sprintf("%s cannot take over: it does not stream WAL from the leader %s", req.Member, leader)
 		}
 		return e, ""
@@ -59,6 +59,16 @@ func CheckRequest(c dcs.Cluster, s dcs.Settings, req dcs.Failover, states []Memb
 		return e, fmt.Sprintf("no other member can take over for a %s: %s", kind, e.Reason)
 	}
 	return e, ""
+}
+
+// leaderRuns reports whether the leader answered that it runs as primary.
+func leaderRuns(states []MemberState, leader string) bool {
+	for _, st := range states {
+		if st.Name == leader && leader != "" {
+			return st.Reachable && st.PG.Primary()
+		}
+	}
+	return false
 }
 
 // streaming reports whether the member answered that it streams WAL.

@@ -31,6 +31,8 @@ func TestCheckRequest(t *testing.T) {
 			states: []MemberState{{Name: "a"}, peer("b", replica(5<<20, 1), nil), cc}, winner: "b"},
 		{name: "failover without a leader does not need streaming", cluster: cluster("", "a", "b"), req: dcs.Failover{Member: "b"},
 			states: []MemberState{{Name: "a"}, notStreaming}, winner: "b"},
+		{name: "the leader's PostgreSQL is down: no streaming needed", cluster: c, req: dcs.Failover{Member: "b"},
+			states: []MemberState{peer("a", stopped(5<<20, 1), nil), notStreaming, cc, d}, winner: "b"},
 		{name: "unknown member", cluster: c, req: dcs.Failover{Leader: "a", Member: "zed"}, states: live, refused: "zed is not a member of the cluster"},
 		{name: "the leader itself", cluster: c, req: dcs.Failover{Leader: "a", Member: "a"}, states: live, refused: "a is the leader already"},
 		{name: "the leader named wrong", cluster: c, req: dcs.Failover{Leader: "b", Member: "c"}, states: live, refused: "b is not the leader, a is"},

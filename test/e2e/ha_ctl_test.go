@@ -164,6 +164,32 @@ func TestHACtl(t *testing.T) {
 		}
 		t.Logf("killed b's PostgreSQL while paused: no failover in %s; after resume %s took over in %s",
 			resumed.Sub(killed).Round(time.Millisecond), leader, time.Since(resumed).Round(time.Millisecond))
+
+		// Paused again, the new primary dies: the operator fails over by
+		// hand to a named member.
+		if r := hc.ctl(t, nil, "pause"); r.code != 0 {
+			t.Fatalf("pause: %s", r)
+		}
+		hc.waitLeader(t, leader)
+		to := "a"
+		if leader == "a" {
+			to = "c"
+		}
+		hc.members[leader].pg.Kill(t)
+		start := time.Now()
+		r := hc.ctl(t, nil, "failover", "--to", to, "--force")
+		if r.code != 0 {
+			t.Fatalf("failover to %s while paused: %s\n--- %s:\n%s", to, r, leader, hc.members[leader].logTail())
+		}
+		hc.waitLeader(t, to)
+		t.Logf("paused, %s's PostgreSQL killed: ctl failover --to %s: %s (%s)", leader, to, strings.TrimSpace(r.stdout),
+			time.Since(start).Round(time.Millisecond))
+		if p := hc.primaries(t); !slices.Equal(p, []string{to}) {
+			t.Fatalf("primaries %v", p)
+		}
+		if r := hc.ctl(t, nil, "resume"); r.code != 0 {
+			t.Fatalf("resume: %s", r)
+		}
 	})
 }
 
