@@ -346,6 +346,14 @@ func TestDecideFollow(t *testing.T) {
 		self:   self("b", replica(5<<20, 2), time.Second, nil),
 		action: Follow, leader: "a", reason: "not running: no rewind",
 	}, {
+		name: "a leader whose key predates its promotion is never rewound against",
+		cluster: with(leaderOn(1), func(c *dcs.Cluster) {
+			c.Members = append([]dcs.Member(nil), c.Members...)
+			c.Members[0].Data.Role = dcs.RoleReplica
+		}),
+		self:   self("b", replica(5<<20, 2), time.Second, nil),
+		action: Follow, leader: "a", reason: "does not show it as primary yet",
+	}, {
 		name:    "an older timeline without history: rewind (the switch point is unknown)",
 		cluster: leaderOn(2),
 		self:    self("b", replica(5<<20, 1), time.Second, nil),

@@ -25,10 +25,15 @@ func follow(in Input, holder string) Decision {
 		// promoted, already leads to the new one.
 		leaderTL = max(m.Data.Timeline, in.Cluster.History.LastTimeline())
 	}
-	if ok && !m.Data.IsRunning() {
+	switch {
+	case ok && !m.Data.IsRunning():
 		// A stopped leader's timeline is its last checkpoint's, which may
 		// predate its promotion; and pg_rewind needs a running source.
 		d.Reason += " (its PostgreSQL is not running: no rewind against it)"
+		return d
+	case ok && !m.Data.IsPrimary():
+		// Its key predates its promotion: the timeline in it is the old one.
+		d.Reason += " (its member key does not show it as primary yet: no rewind decided on it)"
 		return d
 	}
 	if rewind, why := diverged(self.PG, leaderTL, in.Cluster.History); rewind {
