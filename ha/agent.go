@@ -43,6 +43,12 @@ type Agent struct {
 	view        view       // the last turn's picture, for the REST API and the watchdog
 	roleSetAt   time.Time  // when the agent last changed the role itself (setPrimary)
 	stall       stallWatch // a replica's progress, to re-create one that cannot follow
+
+	// The server's identity for GET /patroni, and when etcd last answered
+	// a turn (identity.go).
+	ident   pgIdentity
+	identAt time.Time
+	dcsSeen time.Time
 }
 
 // view is what the agent saw and decided in its last turn.

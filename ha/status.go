@@ -20,9 +20,17 @@ type memberStatus struct {
 	// streams.
 	ReplicationState string `json:"replication_state,omitempty"`
 	Pause            bool   `json:"pause,omitempty"`
-	Patroni          struct {
-		Name  string `json:"name"`
-		Scope string `json:"scope"`
+	// ServerVersion (170002 for 17.2), DatabaseSystemIdentifier and
+	// PostmasterStartTime: the server's identity; DCSLastSeen: when etcd
+	// last answered (Unix seconds).
+	ServerVersion            int    `json:"server_version,omitempty"`
+	DatabaseSystemIdentifier string `json:"database_system_identifier,omitempty"`
+	PostmasterStartTime      string `json:"postmaster_start_time,omitempty"`
+	DCSLastSeen              int64  `json:"dcs_last_seen,omitempty"`
+	Patroni                  struct {
+		Version string `json:"version,omitempty"`
+		Name    string `json:"name"`
+		Scope   string `json:"scope"`
 	} `json:"patroni"`
 }
 
@@ -38,7 +46,15 @@ type xlogStatus struct {
 func (a *Agent) statusOf(v view) memberStatus {
 	s := memberStatus{State: dcs.StateStopped, Role: dcs.RoleReplica, Timeline: v.pg.Timeline, Tags: a.o.Tags,
 		ClusterUnlocked: v.cluster.Leader == nil, Pause: v.settings.Pause}
-	s.Patroni.Name, s.Patroni.Scope = a.o.Name, a.o.Cluster
+	s.Patroni.Name, s.Patroni.Scope, s.Patroni.Version = a.o.Name, a.o.Cluster, agentVersion()
+	id, seen := a.identityNow()
+	s.ServerVersion, s.DatabaseSystemIdentifier = id.ServerVersion, id.SystemID
+	if !id.StartTime.IsZero() && v.pg.Running {
+		s.PostmasterStartTime = dcs.FormatTime(id.StartTime)
+	}
+	if !seen.IsZero() {
+		s.DCSLastSeen = seen.Unix()
+	}
 	if v.pg.Running {
 		s.State = dcs.StateRunning
 	}

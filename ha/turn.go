@@ -19,10 +19,12 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 	}
 	prev := a.lastView()
 	c, err := a.dcs.Cluster(ctx)
+	seen := time.Now()
 	if err != nil {
 		a.log.Warn("cannot read the cluster from etcd; deciding on the last snapshot", "err", err)
-		c = prev.cluster
+		c, seen = prev.cluster, time.Time{}
 	}
+	a.refreshIdentity(ctx, st.Running, seen)
 	s := c.Settings(a.o.settings())
 	s.TTL = a.o.TTL // the lease was granted with it (a changed ttl is not applied yet)
 	m := a.memberData(st, s)

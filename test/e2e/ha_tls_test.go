@@ -7,7 +7,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -108,6 +110,26 @@ func TestHATLS(t *testing.T) {
 	})
 	if resp, err := httpClient.Get(plainURL + "/primary"); err == nil && resp.StatusCode == 200 {
 		t.Error("the HTTPS API answered a check over plain HTTP")
+	}
+	var status struct {
+		State         string `json:"state"`
+		Role          string `json:"role"`
+		ServerVersion int    `json:"server_version"`
+		SystemID      string `json:"database_system_identifier"`
+		DCSLastSeen   int64  `json:"dcs_last_seen"`
+		Patroni       struct{ Version, Name, Scope string }
+	}
+	harness.Wait(t, 10*time.Second, "GET /patroni to tell the server's identity", func() (bool, error) {
+		resp, err := plain.Get(https + "/patroni")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		err = json.NewDecoder(resp.Body).Decode(&status)
+		return err == nil && status.ServerVersion >= 150000 && status.SystemID != "" && status.DCSLastSeen > 0, fmt.Errorf("%+v %v", status, err)
+	})
+	if status.Role != "primary" || status.State != "running" || status.Patroni.Name != "a" || status.Patroni.Scope != "main" || status.Patroni.Version == "" {
+		t.Errorf("GET /patroni: %+v", status)
 	}
 	if info := hc.list(t); info.Leader != "a" || !strings.HasPrefix(infoAPI(t, hc), "https://") {
 		t.Errorf("list: %+v", info)
