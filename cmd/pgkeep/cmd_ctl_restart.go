@@ -17,7 +17,12 @@ func newCtlRestartCommand(g *globals) *cobra.Command {
 		Short: "Restart PostgreSQL on a member (default: every member, replicas first)",
 		Long: `restart asks the member's agent to restart its PostgreSQL (fast shutdown) between
 two runs of its HA loop: a primary restarts as primary and keeps the leader key.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(cmd, args); err != nil {
+				return usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := openCtl(cmd, g)
 			if err != nil {

@@ -38,7 +38,13 @@ layout under etcd.namespace/cluster): the primary renews the lease and stops
 accepting writes on its own when it cannot; when the leader key is free, the most
 advanced healthy replica takes it and is promoted; the others follow it. It serves
 HAProxy's health checks (ha.listen): /primary, /replica[?lag=], /read-only,
-/health, /leader answer 200 or 503. SIGTERM stops it; a primary is stopped with it.`,
+/health, /leader answer 200 or 503; GET /patroni, /cluster, /history, /config tell
+the member's and the cluster's state. The calls that change something (POST
+/switchover, /failover, /restart, PATCH /config; what pgkeep ctl sends) need the
+bearer token of ha.token-file, or a client certificate of ha.client-ca-file; with
+neither configured they are accepted from loopback addresses only. ha.tls-cert-file
+and ha.tls-key-file make the API speak HTTPS. SIGTERM stops the agent; a primary is
+stopped with it.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadCluster()
