@@ -136,6 +136,26 @@ func TestHACtl(t *testing.T) {
 		}
 	})
 
+	t.Run("scheduled switchover", func(t *testing.T) {
+		at := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339)
+		r := hc.ctl(t, nil, "switchover", "--to", "c", "--scheduled", at, "--force")
+		if r.code != 0 || !strings.Contains(r.stdout, "scheduled at") {
+			t.Fatalf("scheduled switchover: %s", r)
+		}
+		if l := hc.ctl(t, nil, "list"); !strings.Contains(l.stdout, "Pending switchover: from b to c at") || hc.list(t).Leader != "b" {
+			t.Errorf("ctl list with a scheduled switchover: %s", l)
+		}
+		if again := hc.ctl(t, nil, "switchover", "--to", "a", "--force"); again.code == 0 || !strings.Contains(again.stderr, "pending already") {
+			t.Errorf("a second switchover while one is scheduled: %s", again)
+		}
+		hc.waitLeader(t, "c")
+		harness.Wait(t, 60*time.Second, "a and b to follow c", func() (bool, error) {
+			info := hc.list(t)
+			return info.Leader == "c" && info.streaming() == 2, fmt.Errorf("%+v", info)
+		})
+		t.Logf("scheduled at %s, carried out at %s", at, time.Now().UTC().Format(time.RFC3339Nano))
+	})
+
 	t.Run("paused: no failover; resumed: failover", func(t *testing.T) {
 		if r := hc.ctl(t, nil, "pause"); r.code != 0 || !strings.Contains(r.stdout, "paused") {
 			t.Fatalf("pause: %s", r)
@@ -143,11 +163,12 @@ func TestHACtl(t *testing.T) {
 		if r := hc.ctl(t, nil, "list"); !strings.Contains(r.stdout, "Maintenance mode: on") {
 			t.Errorf("ctl list while paused: %s", r)
 		}
-		b := hc.members["b"]
+		dead := hc.list(t).Leader
+		b := hc.members[dead]
 		b.pg.Kill(t)
 		killed := time.Now()
 		time.Sleep(3 * 3 * time.Second) // three TTLs
-		if info := hc.list(t); info.Leader != "b" || len(hc.primaries(t)) != 0 {
+		if info := hc.list(t); info.Leader != dead || len(hc.primaries(t)) != 0 {
 			t.Fatalf("paused: leader %q, primaries %v: the agents acted", info.Leader, hc.primaries(t))
 		}
 		resumed := time.Now()
@@ -156,13 +177,13 @@ func TestHACtl(t *testing.T) {
 		}
 		var leader string
 		for deadline := time.Now().Add(60 * time.Second); leader == ""; time.Sleep(100 * time.Millisecond) {
-			if p := hc.primaries(t); len(p) == 1 && p[0] != "b" {
+			if p := hc.primaries(t); len(p) == 1 && p[0] != dead {
 				leader = p[0]
 			} else if time.Now().After(deadline) {
-				t.Fatalf("no failover after resume: primaries %v\n--- b's agent:\n%s", p, b.logTail())
+				t.Fatalf("no failover after resume: primaries %v\n--- %s's agent:\n%s", p, dead, b.logTail())
 			}
 		}
-		t.Logf("killed b's PostgreSQL while paused: no failover in %s; after resume %s took over in %s",
+		t.Logf("killed %s's PostgreSQL while paused: no failover in %s; after resume %s took over in %s", dead,
 			resumed.Sub(killed).Round(time.Millisecond), leader, time.Since(resumed).Round(time.Millisecond))
 
 		// Paused again, the new primary dies: the operator fails over by
