@@ -24,18 +24,24 @@ func TestHACtl(t *testing.T) {
 	a.pg.Exec(t, "CREATE TABLE acked (id bigint PRIMARY KEY)")
 
 	t.Run("list", func(t *testing.T) {
-		r := hc.ctl(t, nil, "list")
+		var r result
+		harness.Wait(t, 30*time.Second, "ctl list to show a leader and two streaming replicas", func() (bool, error) {
+			r = hc.ctl(t, nil, "list")
+			return r.code == 0 && strings.Contains(r.stdout, "Member") && strings.Count(r.stdout, "streaming") == 2 &&
+				strings.Count(r.stdout, "leader") == 1 && !strings.Contains(r.stdout, "Maintenance"), fmt.Errorf("%s", r)
+		})
 		t.Logf("ctl list:\n%s", r.stdout)
-		if r.code != 0 || !strings.Contains(r.stdout, "Member") || strings.Count(r.stdout, "streaming") != 2 ||
-			strings.Count(r.stdout, "leader") != 1 || strings.Contains(r.stdout, "Maintenance") {
-			t.Fatalf("ctl list: %s", r)
-		}
 		dry := hc.ctl(t, nil, "failover", "--dry-run")
 		t.Logf("ctl failover --dry-run:\n%s", dry.stdout)
 		if dry.code != 0 || !strings.Contains(dry.stdout, "Winner: ") || strings.Contains(dry.stdout, "Winner: a") ||
 			!strings.Contains(dry.stdout, "leaving in a switchover") {
 			t.Errorf("dry run: %s", dry)
 		}
+	})
+
+	proxy := startHAProxy(t, hc) // for the whole test
+	t.Run("haproxy routes by the REST checks", func(t *testing.T) {
+		proxy.waitRoutes(t, hc, "a")
 	})
 
 	t.Run("refused switchovers change nothing", func(t *testing.T) {
@@ -118,6 +124,7 @@ func TestHACtl(t *testing.T) {
 			t.Fatalf("switchover: %s\n--- a:\n%s\n--- b:\n%s", r, a.logTail(), hc.members["b"].logTail())
 		}
 		hc.waitLeader(t, "b")
+		proxy.waitRoutes(t, hc, "b")
 		b := hc.members["b"]
 		n := b.pg.QueryString(t, fmt.Sprintf("SELECT count(*) FROM acked WHERE id BETWEEN 1 AND %d", w.acked[len(w.acked)-1]))
 		if n != fmt.Sprint(len(w.acked)) {
