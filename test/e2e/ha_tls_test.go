@@ -152,6 +152,9 @@ func TestHATLS(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `"tls_test": 1`) || !strings.Contains(r.stdout, "2097152") {
 		t.Errorf("ctl edit-config over HTTPS with the token: %s", r)
 	}
+	if r := hc.ctl(t, nil, "show-config"); r.code != 0 || !strings.Contains(r.stdout, `"maximum_lag_on_failover": 2097152`) {
+		t.Errorf("ctl show-config: %s", r)
+	}
 	if r := hc.ctl(t, nil, "restart", "a"); r.code != 0 || !strings.Contains(r.stdout, "restarted") {
 		t.Errorf("ctl restart over HTTPS: %s", r)
 	}
