@@ -132,7 +132,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-changes:
 		case <-a.wake:
 		case t := <-a.tasks:
+			a.life.Lock()
 			t.done <- t.run(loopCtx)
+			a.life.Unlock()
 		}
 		timer.Stop()
 	}

@@ -23,8 +23,8 @@ import (
 // haToken is the bearer token of the test clusters' REST APIs.
 const haToken = "s3cret-ha-token"
 
-// haMember is a `pgkeep ha` process beside its PostgreSQL.
-type haMember struct {
+// ctlMember is a `pgkeep ha` process beside its PostgreSQL.
+type ctlMember struct {
 	name   string
 	pg     *harness.Postgres
 	config string
@@ -38,7 +38,7 @@ type haMember struct {
 // haCluster is three members and the configuration ctl runs with.
 type haCluster struct {
 	etcd    *harness.Etcd
-	members map[string]*haMember
+	members map[string]*ctlMember
 	config  string // ctl's: etcd, cluster, token
 	dir     string
 }
@@ -47,7 +47,7 @@ type haCluster struct {
 // `pgkeep ha` agent for each (a on the primary first, so it leads).
 func startHACluster(t *testing.T) *haCluster {
 	t.Helper()
-	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*haMember{}, dir: harness.Dir(t)}
+	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*ctlMember{}, dir: harness.Dir(t)}
 	tokenFile := filepath.Join(hc.dir, "token")
 	writeFile(t, tokenFile, haToken+"\n")
 	base := haBase(hc)
@@ -56,7 +56,7 @@ func startHACluster(t *testing.T) *haCluster {
 	primary := harness.StartPostgres(t, harness.PGOptions{Conf: map[string]string{"wal_keep_size": "'256MB'"}})
 	pgs := map[string]*harness.Postgres{"a": primary, "b": harness.StartStandby(t, primary, nil), "c": harness.StartStandby(t, primary, nil)}
 	for _, name := range []string{"a", "b", "c"} {
-		m := startHAMember(t, hc, name, pgs[name], base+"ha:\n  token-file: "+tokenFile+"\n")
+		m := startCtlMember(t, hc, name, pgs[name], base+"ha:\n  token-file: "+tokenFile+"\n")
 		hc.members[name] = m
 		if name == "a" {
 			hc.waitLeader(t, "a")
@@ -69,12 +69,12 @@ func startHACluster(t *testing.T) *haCluster {
 	return hc
 }
 
-// startHAMember writes the member's configuration and starts its agent.
-func startHAMember(t *testing.T, hc *haCluster, name string, p *harness.Postgres, base string) *haMember {
+// startCtlMember writes the member's configuration and starts its agent.
+func startCtlMember(t *testing.T, hc *haCluster, name string, p *harness.Postgres, base string) *ctlMember {
 	t.Helper()
 	dir := harness.Dir(t)
 	port := harness.FreePort(t)
-	m := &haMember{name: name, pg: p, config: filepath.Join(dir, "ha.yaml"), api: fmt.Sprintf("http://127.0.0.1:%d", port),
+	m := &ctlMember{name: name, pg: p, config: filepath.Join(dir, "ha.yaml"), api: fmt.Sprintf("http://127.0.0.1:%d", port),
 		log: filepath.Join(dir, "ha.log")}
 	yaml := strings.Replace(base, "ha:\n", fmt.Sprintf("ha:\n  name: %s\n  listen: 127.0.0.1:%d\n", name, port), 1) +
 		fmt.Sprintf("pg:\n  data: %s\n  host: %s\n  port: %d\n  bin: %s\n", p.DataDir, p.Host, p.Port, filepath.Dir(harness.PGBin("pg_ctl")))
@@ -84,7 +84,7 @@ func startHAMember(t *testing.T, hc *haCluster, name string, p *harness.Postgres
 	return m
 }
 
-func (m *haMember) start(t *testing.T) {
+func (m *ctlMember) start(t *testing.T) {
 	t.Helper()
 	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -104,7 +104,7 @@ func (m *haMember) start(t *testing.T) {
 }
 
 // stop sends SIGTERM and waits (the agent stops a primary first).
-func (m *haMember) stop(t *testing.T) {
+func (m *ctlMember) stop(t *testing.T) {
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-m.exited:
@@ -115,7 +115,7 @@ func (m *haMember) stop(t *testing.T) {
 	}
 }
 
-func (m *haMember) logTail() string {
+func (m *ctlMember) logTail() string {
 	b, _ := os.ReadFile(m.log)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(lines[max(0, len(lines)-30):], "\n")

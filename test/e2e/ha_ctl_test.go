@@ -262,15 +262,15 @@ func TestHABadInput(t *testing.T) {
 
 // A second agent with a member name in use is refused; the first goes on.
 func TestHANameInUse(t *testing.T) {
-	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*haMember{}, dir: harness.Dir(t)}
+	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*ctlMember{}, dir: harness.Dir(t)}
 	base := haBase(hc) + "ha:\n"
 	hc.config = filepath.Join(hc.dir, "ctl.yaml")
 	writeFile(t, hc.config, base)
 	p := harness.StartPostgres(t, harness.PGOptions{})
-	hc.members["a"] = startHAMember(t, hc, "a", p, base)
+	hc.members["a"] = startCtlMember(t, hc, "a", p, base)
 	hc.waitLeader(t, "a")
 	other := harness.StartPostgres(t, harness.PGOptions{})
-	dup := startHAMember(t, hc, "a", other, base)
+	dup := startCtlMember(t, hc, "a", other, base)
 	select {
 	case <-dup.exited:
 	case <-time.After(30 * time.Second):

@@ -73,7 +73,7 @@ func (ca *testCA) issue(t *testing.T, serial int64, server bool) (certPEM, keyPE
 // through it with the token, a client certificate authenticates a mutating
 // call, and a call with neither is refused.
 func TestHATLS(t *testing.T) {
-	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*haMember{}, dir: harness.Dir(t)}
+	hc := &haCluster{etcd: harness.StartEtcd(t), members: map[string]*ctlMember{}, dir: harness.Dir(t)}
 	ca := newTestCA(t)
 	files := map[string][]byte{"ca.pem": ca.pem, "token": []byte(haToken)}
 	files["server.pem"], files["server.key"] = ca.issue(t, 2, true)
@@ -86,7 +86,7 @@ func TestHATLS(t *testing.T) {
 		"\n  client-ca-file: " + f("ca.pem") + "\n  ca-file: " + f("ca.pem") + "\n  token-file: " + f("token") + "\n"
 	hc.config = filepath.Join(hc.dir, "ctl.yaml")
 	writeFile(t, hc.config, base)
-	m := startHAMember(t, hc, "a", harness.StartPostgres(t, harness.PGOptions{}), base)
+	m := startCtlMember(t, hc, "a", harness.StartPostgres(t, harness.PGOptions{}), base)
 	hc.members["a"] = m
 	plainURL := m.api
 	m.api = strings.Replace(m.api, "http://", "https://", 1)
