@@ -269,7 +269,7 @@ func TestHANameInUse(t *testing.T) {
 	p := harness.StartPostgres(t, harness.PGOptions{})
 	hc.members["a"] = startCtlMember(t, hc, "a", p, base)
 	hc.waitLeader(t, "a")
-	other := harness.StartPostgres(t, harness.PGOptions{})
+	other := harness.StartStandby(t, p, nil) // same system: only the name is wrong
 	dup := startCtlMember(t, hc, "a", other, base)
 	select {
 	case <-dup.exited:
