@@ -69,15 +69,12 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	var wal, receive, replay *string
 	var receivedTLI, checkpointTLI, minRecoveryTLI *int64
 	var receiver *string
-	var historyTLI *int64 // a standby's newest timeline history file
 	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
 		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()),
-		(SELECT min_recovery_end_timeline FROM pg_control_recovery()), (SELECT status FROM pg_stat_wal_receiver),
-		CASE WHEN pg_is_in_recovery() THEN (SELECT max(('x' || substr(name, 1, 8))::bit(32)::bigint)
-			FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\.history$') END`).
-		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI, &minRecoveryTLI, &receiver, &historyTLI)
+		(SELECT min_recovery_end_timeline FROM pg_control_recovery()), (SELECT status FROM pg_stat_wal_receiver)`).
+		Scan(&s.InRecovery, &wal, &receive, &replay, &receivedTLI, &checkpointTLI, &minRecoveryTLI, &receiver)
 	if err != nil {
 		return pgState{}, fmt.Errorf("query PostgreSQL's state: %w", err)
 	}
@@ -94,6 +91,7 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	if replay != nil {
 		s.Replay, _ = pg.ParseLSN(*replay)
 	}
+	s.Streaming = receiver != nil && *receiver == "streaming"
 	// The timeline replayed and how far WAL goes on it, as IDENTIFY_SYSTEM
 	// tells (the received position only when received on the replayed
 	// timeline): pg_stat_wal_receiver's timeline can be the leader's while
@@ -107,7 +105,6 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 	}
 	p.log.Debug("IDENTIFY_SYSTEM on the standby", "err", err)
 	s.LSN = max(s.Receive, s.Replay)
-	s.Streaming = receiver != nil && *receiver == "streaming"
 	// A standby replays on the newest of these: the one it receives, the
 	// one its last restartpoint is on, and the one its minimum recovery
 	// point is on (after pg_rewind: the leader's, before any restartpoint).
@@ -115,12 +112,6 @@ func (p *postgres) query(ctx context.Context) (pgState, error) {
 		if tli != nil && uint32(*tli) > s.Timeline {
 			s.Timeline = uint32(*tli)
 		}
-	}
-	// Without a WAL receiver, the checkpoint's timeline can predate a
-	// switch the standby has followed (recovery_target_timeline latest):
-	// the newest history file it has says which timeline it is on.
-	if historyTLI != nil && uint32(*historyTLI) > s.Timeline {
-		s.Timeline = uint32(*historyTLI)
 	}
 	return s, nil
 }
