@@ -57,9 +57,12 @@ func TestHACtl(t *testing.T) {
 		// c lags: its WAL receiver is frozen while the primary writes a
 		// new segment.
 		cm := hc.members["c"]
-		pid := cm.pg.QueryString(t, "SELECT pid FROM pg_stat_wal_receiver")
 		var p int
-		fmt.Sscan(pid, &p)
+		harness.Wait(t, 30*time.Second, "c's WAL receiver to stream", func() (bool, error) {
+			pid, err := cm.pg.TryQueryString(t.Context(), "SELECT pid FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+			_, serr := fmt.Sscan(pid, &p)
+			return err == nil && serr == nil && p > 0, err
+		})
 		if err := syscall.Kill(p, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
