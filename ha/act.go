@@ -51,6 +51,9 @@ func (a *Agent) act(ctx context.Context, d decide.Decision, c dcs.Cluster, st pg
 		return
 	}
 	if d.ClearFailover && c.Failover != nil {
+		if d.Action == decide.Renew {
+			a.setRefusal(d.Reason) // for the REST call that asked (api_switchover.go)
+		}
 		if err := a.dcs.DeleteFailover(ctx, c.Failover.ModRevision); err != nil {
 			a.log.Warn("delete the failover key", "err", err)
 		}

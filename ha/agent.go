@@ -49,6 +49,8 @@ type Agent struct {
 	ident   pgIdentity
 	identAt time.Time
 	dcsSeen time.Time
+	// lastRefusal is why this leader last refused a switchover (act.go).
+	lastRefusal string
 }
 
 // view is what the agent saw and decided in its last turn.

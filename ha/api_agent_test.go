@@ -57,9 +57,18 @@ func TestAgentsAPI(t *testing.T) {
 		err = json.NewDecoder(resp.Body).Decode(&c)
 		return err == nil && len(c.Members) == 2 && c.Leader == "a" && c.Members[1].State == "streaming", fmt.Errorf("%+v %v", c, err)
 	})
-	if code, out := a.post(t, "POST", "/switchover", `{"leader":"a","candidate":"b"}`); code != 200 || out["leader"] != "b" {
-		t.Fatalf("switchover to b: %d %v", code, out)
-	}
+	// b's WAL receiver may restart (its slot is set up) between the API's
+	// check and the leader's: the leader then refuses, and says why.
+	harness.Wait(t, 30*time.Second, "the switchover to b", func() (bool, error) {
+		code, out := a.post(t, "POST", "/switchover", `{"leader":"a","candidate":"b"}`)
+		if code == 503 && strings.Contains(fmt.Sprint(out["error"]), "does not stream") {
+			return false, fmt.Errorf("%v", out)
+		}
+		if code != 200 || out["leader"] != "b" {
+			t.Fatalf("switchover to b: %d %v", code, out)
+		}
+		return true, nil
+	})
 	waitChecks(t, 30*time.Second, map[*member]map[string]int{a: {"/primary": 503, "/replica": 200}, b: {"/primary": 200}})
 	if code, out := b.post(t, "POST", "/restart", ``); code != 200 {
 		t.Fatalf("restart b: %d %v", code, out)
@@ -80,8 +89,15 @@ func TestAgentsAPI(t *testing.T) {
 	harness.Wait(t, 30*time.Second, "a to stream from b again", func() (bool, error) {
 		return a.agent.lastView().pg.Streaming, nil
 	})
-	if code, _ := b.post(t, "POST", "/switchover", `{"leader":"b","candidate":"a"}`); code != 200 {
-		t.Fatalf("switchover back to a while paused: %d", code)
-	}
+	harness.Wait(t, 30*time.Second, "the switchover back to a while paused", func() (bool, error) {
+		code, out := b.post(t, "POST", "/switchover", `{"leader":"b","candidate":"a"}`)
+		if code != 200 && strings.Contains(fmt.Sprint(out["error"]), "does not stream") {
+			return false, fmt.Errorf("%v", out)
+		}
+		if code != 200 {
+			t.Fatalf("switchover back to a while paused: %d %v", code, out)
+		}
+		return true, nil
+	})
 	waitChecks(t, 30*time.Second, map[*member]map[string]int{a: {"/primary": 200}})
 }

@@ -127,8 +127,8 @@ func (a *Agent) awaitRequest(w http.ResponseWriter, r *http.Request, kind, old s
 			took := time.Since(start)
 			if c.LeaderName() == old {
 				why := "the leader refused it; see its log"
-				if old == a.o.Name {
-					why = a.lastView().decision.Reason
+				if r := a.refusal(); old == a.o.Name && r != "" {
+					why = r
 				}
 				fail(w, http.StatusServiceUnavailable, fmt.Sprintf("%s not carried out: %s", kind, why))
 				return
@@ -153,4 +153,18 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// setRefusal records why the leader last refused a switchover or failover.
+func (a *Agent) setRefusal(why string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastRefusal = why
+}
+
+// refusal is why the leader last refused a switchover or failover.
+func (a *Agent) refusal() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lastRefusal
 }
