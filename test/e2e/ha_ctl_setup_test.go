@@ -268,10 +268,10 @@ func (w *ackWriter) stop(from time.Time) time.Duration {
 // httpClient calls the members' REST APIs.
 var httpClient = http.Client{Timeout: 2 * time.Second}
 
-// haBase is the start of every configuration of hc: the cluster, etcd,
-// and a repository path (the configuration always names one).
+// haBase is the start of every configuration of hc: the cluster and etcd
+// (no repository: replicas are cloned with pg_basebackup).
 func haBase(hc *haCluster) string {
-	return "cluster: main\nlog-level: info\nrepo:\n  path: " + filepath.Join(hc.dir, "repo") + "\n" + etcdYAML(hc.etcd)
+	return "cluster: main\nlog-level: info\n" + etcdYAML(hc.etcd)
 }
 
 // apiClient reaches the members' REST APIs (over HTTPS when their api_url

@@ -237,7 +237,7 @@ func TestHACtl(t *testing.T) {
 func TestHABadInput(t *testing.T) {
 	dir := harness.Dir(t)
 	noEtcd := filepath.Join(dir, "noetcd.yaml")
-	writeFile(t, noEtcd, "cluster: main\nrepo:\n  path: "+dir+"\npg:\n  data: "+dir+"\n  host: 127.0.0.1\n")
+	writeFile(t, noEtcd, "cluster: main\npg:\n  data: "+dir+"\n  host: 127.0.0.1\n")
 	r := pgkeep(t, nil, "--config", noEtcd, "ha")
 	if r.code != 2 || !strings.Contains(r.stderr, "etcd.endpoints") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("ha without etcd: %s; want exit 2 and one line naming etcd.endpoints", r)
@@ -260,7 +260,7 @@ func TestHABadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ctl.yaml")
-	writeFile(t, cfg, "cluster: other\nrepo:\n  path: "+dir+"\n"+etcdYAML(e))
+	writeFile(t, cfg, "cluster: other\n"+etcdYAML(e))
 	r = pgkeep(t, nil, "--config", cfg, "ctl", "reinit", "x")
 	if r.code == 0 || !strings.Contains(r.stderr, "a leader is never reinitialized") {
 		t.Errorf("refused reinit: %s", r)
