@@ -33,10 +33,15 @@
 #    (asynchronous replication: some may be); then the killed member's agent
 #    is started again and the time until it streams from the new primary on
 #    its timeline (pg_rewind where needed) is the rejoin time.
+#  - with STRESS (e.g. 60s; default none), then per agent a fresh cluster
+#    under `pgbench -c CLIENTS (8) -j 2` on its primary for that long, and
+#    /primary of every member polled every 200 ms: any change of primary is a
+#    false failover (nothing failed);
 #  - Markdown on stdout: summary (median, range) and a per-trial table.
 #    Progress on stderr.
 #
 # Environment: TRIALS (10), AGENTS (pgkeep,patroni), IDLE (5s), WARM (2s),
+# STRESS (0: no pgbench run), CLIENTS (8),
 # PATRONI_TTL (10), PATRONI_LOOP_WAIT (2), PATRONI_RETRY_TIMEOUT (3),
 # WORK (a fresh directory under /tmp, removed at the end; KEEP=1 keeps the
 # trials' directories).
@@ -72,10 +77,10 @@ echo
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo) RAM; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), etcd $(/usr/bin/etcd --version | awk '/etcd Version/ {print $3}'), $(/usr/bin/patroni --version), pgkeep $(git rev-parse --short HEAD)."
 echo
-echo "Command: \`TRIALS=$TRIALS AGENTS=$AGENTS bash test/bench/ha_failover.sh\`"
+echo "Command: \`TRIALS=$TRIALS AGENTS=$AGENTS STRESS=${STRESS:-0} bash test/bench/ha_failover.sh\`"
 echo
 "${run[@]}" "$bin/hafailover" -agents "$AGENTS" -trials "$TRIALS" -pgkeep "$bin/pgkeep" -pgbin "$PGBIN" \
-	-work "$work/run" -idle "${IDLE:-5s}" -warm "${WARM:-2s}" \
+	-work "$work/run" -idle "${IDLE:-5s}" -warm "${WARM:-2s}" -stress "${STRESS:-0}" -clients "${CLIENTS:-8}" \
 	-patroni-ttl "${PATRONI_TTL:-10}" -patroni-loop-wait "${PATRONI_LOOP_WAIT:-2}" -patroni-retry-timeout "${PATRONI_RETRY_TIMEOUT:-3}"
 echo
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

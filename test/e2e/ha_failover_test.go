@@ -40,7 +40,7 @@ func TestHAFailover(t *testing.T) {
 		}
 		for _, m := range c.others(next) {
 			waitRejoined(t, 90*time.Second, m, next)
-			t.Logf("%s follows %s on its timeline %s after the kill", m.name, next.name, time.Since(killed).Round(time.Millisecond))
+			t.Logf("%s follows %s on its timeline %s after the kill (rewinds decided so far: %d)", m.name, next.name, time.Since(killed).Round(time.Millisecond), m.rewinds())
 		}
 		p = next
 	})
@@ -57,7 +57,7 @@ func TestHAFailover(t *testing.T) {
 		restarted := time.Now()
 		p.start(t)
 		waitRejoined(t, 90*time.Second, p, next)
-		t.Logf("%s rejoined as a replica %s after its agent was restarted", p.name, time.Since(restarted).Round(time.Millisecond))
+		t.Logf("%s rejoined as a replica %s after its agent was restarted (rewinds decided so far: %d)", p.name, time.Since(restarted).Round(time.Millisecond), p.rewinds())
 		p = next
 	})
 	if t.Failed() {
@@ -77,7 +77,7 @@ func TestHAFailover(t *testing.T) {
 		healed := time.Now()
 		p.bridge.Heal(t)
 		waitRejoined(t, 90*time.Second, p, next)
-		t.Logf("%s rejoined as a replica %s after the bridge was healed", p.name, time.Since(healed).Round(time.Millisecond))
+		t.Logf("%s rejoined as a replica %s after the bridge was healed (rewinds decided so far: %d)", p.name, time.Since(healed).Round(time.Millisecond), p.rewinds())
 	})
 	probe.stop()
 	if err := probe.overlap(); err != nil {

@@ -207,6 +207,12 @@ func (m *haMember) status() (haStatus, error) {
 	return s, err
 }
 
+// rewinds counts the agent's decisions to rewind before following.
+func (m *haMember) rewinds() int {
+	b, _ := os.ReadFile(m.log)
+	return strings.Count(string(b), "rewinding first")
+}
+
 // logTail is the end of the agent's log.
 func (m *haMember) logTail(n int) string { return tailFile(m.log, n) }
 

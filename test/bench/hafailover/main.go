@@ -31,6 +31,8 @@ type options struct {
 	idle    time.Duration
 	warm    time.Duration
 	timeout time.Duration
+	stress  time.Duration // pgbench run for the false-failover check (0: none)
+	clients int
 	// Patroni's timings (bootstrap.dcs).
 	pttl, ploop, pretry int
 }
@@ -46,6 +48,8 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 5*time.Second, "idle window for the agents' CPU")
 	flag.DurationVar(&o.warm, "warm", 2*time.Second, "writes before the kill")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "longest wait for a failover or a rejoin")
+	flag.DurationVar(&o.stress, "stress", 0, "after the trials, run pgbench this long on a fresh cluster per agent and count false failovers")
+	flag.IntVar(&o.clients, "clients", 8, "pgbench clients for -stress")
 	flag.IntVar(&o.pttl, "patroni-ttl", 10, "Patroni ttl")
 	flag.IntVar(&o.ploop, "patroni-loop-wait", 2, "Patroni loop_wait")
 	flag.IntVar(&o.pretry, "patroni-retry-timeout", 3, "Patroni retry_timeout")
@@ -94,7 +98,15 @@ func run(ctx context.Context, o options) error {
 			results[agent] = append(results[agent], tr)
 		}
 	}
+	stressed := map[string]stressResult{}
+	for _, agent := range o.agents {
+		if o.stress > 0 && ctx.Err() == nil {
+			progress("%s under pgbench for %s", agent, o.stress)
+			stressed[agent] = b.stress(ctx, agent, o.stress, o.clients)
+		}
+	}
 	report(os.Stdout, o, results)
+	reportStress(os.Stdout, o, stressed)
 	return ctx.Err()
 }
 

@@ -69,6 +69,9 @@ func maxOf(v []float64) float64 {
 func report(w io.Writer, o options, results map[string][]trial) {
 	fmt.Fprintf(w, "Timings: pgkeep ha defaults (ttl 3s, loop-wait 1s, retry-timeout 2s); Patroni ttl %d, loop_wait %d, retry_timeout %d (its defaults: 30, 10, 10).\n\n",
 		o.pttl, o.ploop, o.pretry)
+	if o.trials == 0 {
+		return
+	}
 	fmt.Fprintln(w, "| agent | trials ok | failover median (s) | range (s) | rejoin median (s) | rejoin max (s) | acknowledged writes lost | agent RSS median / max (MB) | agent idle CPU median (% of a core) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	sums := map[string]summary{}
@@ -101,4 +104,19 @@ func secs(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", d.Seconds())
+}
+
+// reportStress prints the false-failover check.
+func reportStress(w io.Writer, o options, res map[string]stressResult) {
+	if len(res) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nUnder load (pgbench -c %d -j 2 for %s on the primary of a fresh cluster, scale 10; /primary of every member polled every 200 ms):\n\n", o.clients, o.stress)
+	fmt.Fprintln(w, "| agent | TPS | primary changes (false failovers) | longest time without a primary (s) | samples | error |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, agent := range o.agents {
+		if r, ok := res[agent]; ok {
+			fmt.Fprintf(w, "| %s | %s | %d | %.1f | %d | %s |\n", agent, r.tps, r.changes, r.noLeader.Seconds(), r.samples, strings.ReplaceAll(r.err, "|", "/"))
+		}
+	}
 }
