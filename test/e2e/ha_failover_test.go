@@ -89,9 +89,9 @@ func TestHAFailover(t *testing.T) {
 // failedOver waits until exactly one member answers /primary and has
 // acknowledged a write sent after since, and returns it and that write.
 // That member may not be old (nil: any).
-func (c *haCluster) failedOver(t *testing.T, probe *haProber, since time.Time, old *haMember) (*haMember, write) {
+func (c *haCluster) failedOver(t *testing.T, probe *haProber, since time.Time, old *haNode) (*haNode, write) {
 	t.Helper()
-	var found *haMember
+	var found *haNode
 	var first write
 	harness.Wait(t, 60*time.Second, "a primary that accepts writes", func() (bool, error) {
 		var leaders []string
@@ -112,7 +112,7 @@ func (c *haCluster) failedOver(t *testing.T, probe *haProber, since time.Time, o
 
 // waitWrites waits until the prober has a write acknowledged by m that was
 // sent after since, and returns the first such write.
-func waitWrites(t *testing.T, probe *haProber, m *haMember, since time.Time) write {
+func waitWrites(t *testing.T, probe *haProber, m *haNode, since time.Time) write {
 	t.Helper()
 	var w write
 	harness.Wait(t, 30*time.Second, "a write acknowledged by "+m.name, func() (bool, error) {

@@ -33,7 +33,7 @@ type haProber struct {
 	wg     sync.WaitGroup
 }
 
-func startProber(t *testing.T, members ...*haMember) *haProber {
+func startProber(t *testing.T, members ...*haNode) *haProber {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &haProber{cancel: cancel}
 	for _, m := range members {
@@ -44,7 +44,7 @@ func startProber(t *testing.T, members ...*haMember) *haProber {
 }
 
 // run is the loop for one member.
-func (p *haProber) run(ctx context.Context, m *haMember) {
+func (p *haProber) run(ctx context.Context, m *haNode) {
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
@@ -147,7 +147,7 @@ func (p *haProber) overlap() error {
 
 // lost returns the writes member acknowledged before until that the
 // server at other does not have.
-func (p *haProber) lost(t *testing.T, member string, until time.Time, other *haMember) []int64 {
+func (p *haProber) lost(t *testing.T, member string, until time.Time, other *haNode) []int64 {
 	t.Helper()
 	have := map[int64]bool{}
 	rows, err := other.pg.Conn(t).Query(t.Context(), "SELECT seq FROM probe WHERE member = $1", member)

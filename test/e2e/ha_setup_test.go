@@ -20,11 +20,11 @@ import (
 // member reaches etcd through its own bridge, so a test can cut any one off.
 type haCluster struct {
 	etcd    *harness.Etcd
-	members []*haMember
+	members []*haNode
 }
 
-// haMember is one member: its PostgreSQL and its agent process.
-type haMember struct {
+// haNode is one member: its PostgreSQL and its agent process.
+type haNode struct {
 	name   string
 	pg     *harness.Postgres
 	api    string // http://127.0.0.1:PORT, the agent's REST API
@@ -73,11 +73,11 @@ func startHACluster(t *testing.T, n int) *haCluster {
 }
 
 // newMember writes the configuration of a member's agent.
-func (c *haCluster) newMember(t *testing.T, name string, p *harness.Postgres) *haMember {
+func (c *haCluster) newMember(t *testing.T, name string, p *harness.Postgres) *haNode {
 	t.Helper()
 	dir := harness.Dir(t)
 	port := harness.FreePort(t)
-	m := &haMember{
+	m := &haNode{
 		name: name, pg: p,
 		api:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		config: filepath.Join(dir, "pgkeep.yaml"),
@@ -86,8 +86,6 @@ func (c *haCluster) newMember(t *testing.T, name string, p *harness.Postgres) *h
 	}
 	writeFile(t, m.config, fmt.Sprintf(`cluster: main
 log-level: info
-repo:
-  path: %s
 pg:
   data: %s
   host: 127.0.0.1
@@ -99,7 +97,7 @@ etcd:
 ha:
   name: %s
   listen: 127.0.0.1:%d
-`, filepath.Join(dir, "repo"), p.DataDir, p.Port, filepath.Dir(harness.PGBin("pg_ctl")), m.bridge.Addr, name, port))
+`, p.DataDir, p.Port, filepath.Dir(harness.PGBin("pg_ctl")), m.bridge.Addr, name, port))
 	t.Cleanup(func() {
 		m.stop(t)
 		if t.Failed() {
@@ -112,7 +110,7 @@ ha:
 
 // start runs the agent as the PostgreSQL OS user (pg_ctl refuses root),
 // its output appended to m.log.
-func (m *haMember) start(t *testing.T) {
+func (m *haNode) start(t *testing.T) {
 	t.Helper()
 	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -134,7 +132,7 @@ func (m *haMember) start(t *testing.T) {
 }
 
 // running reports whether the agent process runs.
-func (m *haMember) running() bool {
+func (m *haNode) running() bool {
 	if m.exited == nil {
 		return false
 	}
@@ -147,7 +145,7 @@ func (m *haMember) running() bool {
 }
 
 // kill SIGKILLs the agent and waits until it is gone.
-func (m *haMember) kill(t *testing.T) {
+func (m *haNode) kill(t *testing.T) {
 	t.Helper()
 	if !m.running() {
 		return
@@ -158,7 +156,7 @@ func (m *haMember) kill(t *testing.T) {
 
 // stop ends the agent with SIGTERM (it stops a primary and gives up the
 // leader key), or SIGKILL after 60 s.
-func (m *haMember) stop(t *testing.T) {
+func (m *haNode) stop(t *testing.T) {
 	if !m.running() {
 		return
 	}
@@ -173,7 +171,7 @@ func (m *haMember) stop(t *testing.T) {
 
 // check returns the status code of a REST check asked the way HAProxy asks
 // (OPTIONS), 0 when the agent does not answer.
-func (m *haMember) check(path string) int {
+func (m *haNode) check(path string) int {
 	req, _ := http.NewRequest(http.MethodOptions, m.api+path, nil)
 	resp, err := (&http.Client{Timeout: time.Second}).Do(req)
 	if err != nil {
@@ -184,7 +182,7 @@ func (m *haMember) check(path string) int {
 }
 
 // waitCheck waits until a check answers code.
-func (m *haMember) waitCheck(t *testing.T, timeout time.Duration, path string, code int) {
+func (m *haNode) waitCheck(t *testing.T, timeout time.Duration, path string, code int) {
 	t.Helper()
 	harness.Wait(t, timeout, fmt.Sprintf("%s %s to answer %d", m.name, path, code), func() (bool, error) {
 		if !m.running() {
@@ -196,7 +194,7 @@ func (m *haMember) waitCheck(t *testing.T, timeout time.Duration, path string, c
 }
 
 // status reads the agent's GET /patroni.
-func (m *haMember) status() (haStatus, error) {
+func (m *haNode) status() (haStatus, error) {
 	var s haStatus
 	resp, err := (&http.Client{Timeout: time.Second}).Get(m.api + "/patroni")
 	if err != nil {
@@ -208,13 +206,13 @@ func (m *haMember) status() (haStatus, error) {
 }
 
 // rewinds counts the agent's decisions to rewind before following.
-func (m *haMember) rewinds() int {
+func (m *haNode) rewinds() int {
 	b, _ := os.ReadFile(m.log)
 	return strings.Count(string(b), "rewinding first")
 }
 
 // logTail is the end of the agent's log.
-func (m *haMember) logTail(n int) string { return tailFile(m.log, n) }
+func (m *haNode) logTail(n int) string { return tailFile(m.log, n) }
 
 // tailFile returns the last n lines of a file.
 func tailFile(path string, n int) string {
@@ -228,9 +226,9 @@ func tailFile(path string, n int) string {
 
 // primary returns the member that answers /primary, waiting up to timeout
 // for exactly one to do so.
-func (c *haCluster) primary(t *testing.T, timeout time.Duration) *haMember {
+func (c *haCluster) primary(t *testing.T, timeout time.Duration) *haNode {
 	t.Helper()
-	var found *haMember
+	var found *haNode
 	harness.Wait(t, timeout, "exactly one member to answer /primary", func() (bool, error) {
 		var leaders []string
 		found = nil
@@ -245,8 +243,8 @@ func (c *haCluster) primary(t *testing.T, timeout time.Duration) *haMember {
 }
 
 // others returns the members but m.
-func (c *haCluster) others(m *haMember) []*haMember {
-	var o []*haMember
+func (c *haCluster) others(m *haNode) []*haNode {
+	var o []*haNode
 	for _, x := range c.members {
 		if x != m {
 			o = append(o, x)
@@ -258,7 +256,7 @@ func (c *haCluster) others(m *haMember) []*haMember {
 // waitRejoined waits until m runs as a streaming replica of leader on the
 // leader's timeline and has replayed the leader's current position, which
 // shows that it follows the new history (after a pg_rewind where needed).
-func waitRejoined(t *testing.T, timeout time.Duration, m, leader *haMember) {
+func waitRejoined(t *testing.T, timeout time.Duration, m, leader *haNode) {
 	t.Helper()
 	var target string
 	harness.Wait(t, timeout, m.name+" to rejoin as a replica of "+leader.name, func() (bool, error) {

@@ -82,8 +82,6 @@ func (b *bench) setupPgkeep(ctx context.Context, ms []*member, n int) error {
 		}
 		conf := fmt.Sprintf(`cluster: pgkeep-t%d
 log-level: info
-repo:
-  path: %s
 pg:
   data: %s
   host: 127.0.0.1
@@ -95,7 +93,7 @@ etcd:
 ha:
   name: %s
   listen: 127.0.0.1:%d
-`, n, filepath.Join(m.dir, "repo"), m.data, m.pgPort, b.o.pgbin, b.etcd, m.name, b.api[i])
+`, n, m.data, m.pgPort, b.o.pgbin, b.etcd, m.name, b.api[i])
 		if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
 			return err
 		}
