@@ -61,6 +61,7 @@ done
 
 bin=$(mktemp -d /tmp/pgkeep-bench-bin-XXXXXX)
 work=${WORK:-$(mktemp -d /tmp/pgkeep-bench-ha-XXXXXX)}
+mkdir -p "$work"
 trap 'rm -rf "$bin"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 chmod 755 "$bin"
 go build -o "$bin/pgkeep" ./cmd/pgkeep
