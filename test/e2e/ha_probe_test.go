@@ -14,21 +14,24 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// write is one INSERT a prober sent: to which member, its number, when it
-// was sent and when the member acknowledged it (zero: it failed).
+// write is one INSERT a prober tried: to which member, its number, when it
+// was sent and when the member acknowledged it (zero: it failed, or the
+// member was a standby and it was not sent).
 type write struct {
 	member      string
 	seq         int64
 	sent, acked time.Time
 }
 
+func (w write) ok() bool { return !w.acked.IsZero() }
+
 // haProber writes a numbered row to every member every 10 ms, each member
 // over its own connection (reconnecting after an error), and records every
-// acknowledged write.
+// attempt, acknowledged or not.
 type haProber struct {
 	seq    atomic.Int64
 	mu     sync.Mutex
-	acked  []write
+	tried  []write
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -68,10 +71,11 @@ func (p *haProber) run(ctx context.Context, m *haNode) {
 		ccancel()
 		if err == nil && !standby {
 			w.acked = time.Now()
-			p.mu.Lock()
-			p.acked = append(p.acked, w)
-			p.mu.Unlock()
-		} else if err != nil && conn != nil && (conn.IsClosed() || !pgErrorKeepsConn(err)) {
+		}
+		p.mu.Lock()
+		p.tried = append(p.tried, w)
+		p.mu.Unlock()
+		if err != nil && conn != nil && (conn.IsClosed() || !pgErrorKeepsConn(err)) {
 			conn.Close(context.Background())
 			conn = nil
 		}
@@ -97,8 +101,8 @@ func (p *haProber) writes(member string) []write {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var ws []write
-	for _, w := range p.acked {
-		if member == "" || w.member == member {
+	for _, w := range p.tried {
+		if w.ok() && (member == "" || w.member == member) {
 			ws = append(ws, w)
 		}
 	}
@@ -126,23 +130,49 @@ func (p *haProber) lastAck(member string) write {
 	return slices.MaxFunc(ws, func(a, b write) int { return a.acked.Compare(b.acked) })
 }
 
-// overlap returns an error naming two acknowledged writes on different
-// members whose [sent, acked] intervals overlap: both members may have
-// accepted writes in the same instant. nil when there is none.
+// overlap returns an error when two members accepted writes at the same
+// time, nil otherwise. A member accepts writes from the sending of a write
+// it acknowledges until the acknowledgement of the last one before an
+// attempt that fails (or finds it a standby): an episode. Episodes of
+// different members must not overlap. (A member that keeps acknowledging
+// every 10 ms while another does too has overlapping episodes, even when no
+// two single writes overlap.)
 func (p *haProber) overlap() error {
-	lastAcked := map[string]write{} // per member, the write acked latest so far
-	for _, w := range p.writes("") {
-		for member, prev := range lastAcked {
-			if member != w.member && prev.acked.After(w.sent) {
-				return fmt.Errorf("two primaries: %s acknowledged write %d at %s, after %s's write %d was sent at %s",
-					member, prev.seq, prev.acked.Format("15:04:05.000"), w.member, w.seq, w.sent.Format("15:04:05.000"))
-			}
+	p.mu.Lock()
+	tried := slices.Clone(p.tried)
+	p.mu.Unlock()
+	slices.SortStableFunc(tried, func(a, b write) int { return a.sent.Compare(b.sent) })
+	var eps []episode
+	open := map[string]int{} // member: index of its open episode in eps
+	for _, w := range tried {
+		i, ok := open[w.member]
+		switch {
+		case !w.ok():
+			delete(open, w.member)
+		case ok:
+			eps[i].last = w
+		default:
+			open[w.member] = len(eps)
+			eps = append(eps, episode{first: w, last: w})
 		}
-		if w.acked.After(lastAcked[w.member].acked) {
-			lastAcked[w.member] = w
+	}
+	for i, a := range eps {
+		for _, b := range eps[i+1:] {
+			if a.first.member != b.first.member && a.first.sent.Before(b.last.acked) && b.first.sent.Before(a.last.acked) {
+				return fmt.Errorf("two primaries: %s, and %s", a, b)
+			}
 		}
 	}
 	return nil
+}
+
+// episode is a run of writes one member acknowledged without a failure
+// between them.
+type episode struct{ first, last write }
+
+func (e episode) String() string {
+	return fmt.Sprintf("%s acknowledged writes %d..%d sent from %s to %s", e.first.member, e.first.seq, e.last.seq,
+		e.first.sent.Format("15:04:05.000"), e.last.acked.Format("15:04:05.000"))
 }
 
 // lost returns the writes member acknowledged before until that the
