@@ -77,7 +77,11 @@ func TestHAFailover(t *testing.T) {
 		healed := time.Now()
 		p.bridge.Heal(t)
 		waitRejoined(t, 90*time.Second, p, next)
-		t.Logf("%s rejoined as a replica %s after the bridge was healed (rewinds decided so far: %d)", p.name, time.Since(healed).Round(time.Millisecond), p.rewinds())
+		took := time.Since(healed)
+		t.Logf("%s rejoined as a replica %s after the bridge was healed (rewinds decided so far: %d)", p.name, took.Round(time.Millisecond), p.rewinds())
+		if took > 10*time.Second {
+			t.Logf("slow rejoin; %s's agent log (tail):\n%s", p.name, p.logTail(25))
+		}
 	})
 	probe.stop()
 	if err := probe.overlap(); err != nil {
