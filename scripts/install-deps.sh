@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what pgkeep's build, tests and demo need on a fresh Debian machine,
 # skipping whatever is already there: PostgreSQL 15 (server, client, contrib
-# tools), Node.js for Azurite, Azurite itself (npm, into ./.tools, ignored by
-# git) and the Go modules. Idempotent; quiet when nothing is missing.
+# tools), etcd, HAProxy and Patroni, Node.js for Azurite, Azurite itself (npm,
+# into ./.tools, ignored by git) and the Go modules. Idempotent; quiet when
+# nothing is missing.
 #
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds pgbackrest for benchmarks)
 set -euo pipefail
@@ -38,10 +39,13 @@ if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pgbench" ] || [ ! -x "$PGBIN/pg_ct
 	apt_install postgresql-15 postgresql-client-15
 fi
 
-# etcd, for the demo and the multi-process failover tests; Patroni's
-# patronictl, to check that it reads the keys pgkeep ha writes.
+# etcd, for the demo and the multi-process failover tests; HAProxy, whose
+# example configs/haproxy.cfg is tested; Patroni's patronictl, to check that
+# it reads the keys pgkeep ha writes (and Patroni itself for
+# test/bench/ha_failover.sh).
 missing=()
 [ -x /usr/bin/etcd ] || missing+=(etcd-server)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v patronictl >/dev/null || missing+=(patroni)
 if [ ${#missing[@]} -gt 0 ]; then
 	apt_install "${missing[@]}"

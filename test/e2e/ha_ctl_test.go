@@ -39,7 +39,7 @@ func TestHACtl(t *testing.T) {
 		}
 	})
 
-	proxy := startHAProxy(t, hc) // for the whole test
+	proxy := startCtlHAProxy(t, hc) // for the whole test
 	t.Run("haproxy routes by the REST checks", func(t *testing.T) {
 		proxy.waitRoutes(t, hc, "a")
 	})

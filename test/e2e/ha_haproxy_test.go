@@ -3,10 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,59 +17,19 @@ type haproxy struct {
 	primary, replicas int // the listeners' ports
 }
 
-// startHAProxy runs Debian's haproxy with configs/haproxy.cfg, its
-// listeners and servers rewritten to the test's loopback ports (pg1, pg2,
-// pg3 are members a, b, c).
-func startHAProxy(t *testing.T, hc *haCluster) *haproxy {
+// startCtlHAProxy runs Debian's haproxy on configs/haproxy.cfg in front of
+// members a, b and c (as pg1, pg2, pg3).
+func startCtlHAProxy(t *testing.T, hc *haCluster) *haproxy {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if bin = "/usr/sbin/haproxy"; !fileExists(bin) {
-			harness.Require(t, "haproxy", "apt-get install haproxy")
-		}
-	}
-	example, err := os.ReadFile(filepath.Join("..", "..", "configs", "haproxy.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := harness.RequireHAProxy(t)
 	h := &haproxy{primary: harness.FreePort(t), replicas: harness.FreePort(t)}
-	cfg := strings.NewReplacer(
-		"bind *:5000", fmt.Sprintf("bind 127.0.0.1:%d", h.primary),
-		"bind *:5001", fmt.Sprintf("bind 127.0.0.1:%d", h.replicas),
-		"bind 127.0.0.1:7000", fmt.Sprintf("bind 127.0.0.1:%d", harness.FreePort(t)),
-	).Replace(string(example))
-	server := regexp.MustCompile(`server pg([123]) 10\.0\.0\.[123]:5432 (.*) check port 8008`)
-	cfg = server.ReplaceAllStringFunc(cfg, func(line string) string {
-		m := server.FindStringSubmatch(line)
-		member := hc.members[string(rune('a'+m[1][0]-'1'))]
-		apiPort := member.api[strings.LastIndex(member.api, ":")+1:]
-		return fmt.Sprintf("server %s 127.0.0.1:%d %s check port %s", member.name, member.pg.Port, m[2], apiPort)
-	})
-	if strings.Contains(cfg, "10.0.0.") || strings.Contains(cfg, "*:") {
-		t.Fatalf("configs/haproxy.cfg changed shape; the test could not rewrite it:\n%s", cfg)
+	var members []proxied
+	for _, name := range []string{"a", "b", "c"} {
+		m := hc.members[name]
+		members = append(members, proxied{m.pg.Port, m.api[strings.LastIndex(m.api, ":")+1:]})
 	}
-	path := filepath.Join(hc.dir, "haproxy.cfg")
-	writeFile(t, path, cfg)
-	cmd := exec.Command(bin, "-db", "-f", path)
-	logf, err := os.Create(filepath.Join(hc.dir, "haproxy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
+	runHAProxy(t, bin, members, h.primary, h.replicas)
 	return h
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // through connects through a listener and returns the server's port and

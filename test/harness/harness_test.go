@@ -200,3 +200,17 @@ func TestRequire(t *testing.T) {
 		})
 	}
 }
+
+func TestRequireProgram(t *testing.T) {
+	if got := RequireProgram(t, "/nonexistent/sh", "sh", "apt-get install dash"); got == "" || !strings.HasSuffix(got, "/sh") {
+		t.Fatalf("RequireProgram found %q, want sh from PATH", got)
+	}
+	t.Setenv("CI", "true")
+	f := &fakeTB{}
+	f.run(func(tb testing.TB) {
+		RequireProgram(tb, "/nonexistent/haproxy-x", "haproxy-x-missing", "install haproxy (apt-get install haproxy)")
+	})
+	if !strings.Contains(f.fatal, "haproxy-x-missing") || !strings.Contains(f.fatal, "install haproxy") {
+		t.Fatalf("fatal = %q, want the program and the install hint", f.fatal)
+	}
+}
