@@ -71,6 +71,19 @@ func openCtl(cmd *cobra.Command, g *globals) (*ctlSession, error) {
 
 func (s *ctlSession) close() { s.etcd.Close() }
 
+// ctlRun is the RunE of a ctl command: fn runs with a session, closed
+// after it.
+func ctlRun(g *globals, fn func(cmd *cobra.Command, s *ctlSession, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := openCtl(cmd, g)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return fn(cmd, s, args)
+	}
+}
+
 // json reports whether the output is JSON (--output json).
 func (s *ctlSession) json() bool { return s.cfg.Output == "json" }
 

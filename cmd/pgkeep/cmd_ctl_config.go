@@ -15,12 +15,7 @@ func newCtlShowConfigCommand(g *globals) *cobra.Command {
 		Use:   "show-config",
 		Short: "The cluster's dynamic configuration (the config key)",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, _ []string) error {
 			c, err := s.ctl.Cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -30,7 +25,7 @@ func newCtlShowConfigCommand(g *globals) *cobra.Command {
 				data = c.Config.Data
 			}
 			return s.printJSON(data)
-		},
+		}),
 	}
 }
 

@@ -15,12 +15,7 @@ func newCtlHistoryCommand(g *globals) *cobra.Command {
 		Use:   "history",
 		Short: "The cluster's timeline switches (the history key)",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, _ []string) error {
 			c, err := s.ctl.Cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -38,6 +33,6 @@ func newCtlHistoryCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Timeline, pg.LSN(e.LSN), e.Reason, e.Time, e.NewLeader)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }

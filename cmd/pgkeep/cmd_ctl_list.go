@@ -16,12 +16,7 @@ func newCtlListCommand(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "The members: role, state, timeline, WAL positions and lag",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, _ []string) error {
 			info, err := s.ctl.Info(cmd.Context())
 			if err != nil {
 				return err
@@ -31,7 +26,7 @@ func newCtlListCommand(g *globals) *cobra.Command {
 			}
 			printList(s, info)
 			return nil
-		},
+		}),
 	}
 }
 

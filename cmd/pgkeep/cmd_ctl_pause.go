@@ -21,12 +21,7 @@ func newCtlPauseCommand(g *globals, pause bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, _ []string) error {
 			c, err := s.cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -62,6 +57,6 @@ func newCtlPauseCommand(g *globals, pause bool) *cobra.Command {
 			}
 			_, err = fmt.Fprintf(s.out, "Success: cluster management is %s\n", state)
 			return err
-		},
+		}),
 	}
 }

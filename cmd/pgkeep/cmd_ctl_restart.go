@@ -23,12 +23,7 @@ two runs of its HA loop: a primary restarts as primary and keeps the leader key.
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, args []string) error {
 			c, err := s.cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -61,7 +56,7 @@ two runs of its HA loop: a primary restarts as primary and keeps the leader key.
 				return fmt.Errorf("restart failed on %d of %d member(s)", len(errs), len(names))
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -71,12 +66,7 @@ func newCtlReinitCommand(g *globals) *cobra.Command {
 		Use:   "reinit NAME",
 		Short: "Rebuild a replica from scratch (its agent re-clones it)",
 		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, args []string) error {
 			c, err := s.cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -93,7 +83,7 @@ func newCtlReinitCommand(g *globals) *cobra.Command {
 				return err
 			}
 			return s.reply(r)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "reinitialize even if the agent would rather not (a running replica)")
 	return cmd

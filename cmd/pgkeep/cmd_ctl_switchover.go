@@ -28,12 +28,7 @@ WAL and takes the leader key, the others follow. It is refused, and nothing chan
 when the target is unknown, the leader, tagged nofailover, not streaming, or lags
 beyond maximum_lag_on_failover.`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCtl(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: ctlRun(g, func(cmd *cobra.Command, s *ctlSession, _ []string) error {
 			c, err := s.cluster(cmd.Context())
 			if err != nil {
 				return err
@@ -61,7 +56,7 @@ beyond maximum_lag_on_failover.`,
 				return err
 			}
 			return s.reply(r)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&to, "to", "", "the member to hand over to (default: the best other member)")
 	cmd.Flags().StringVar(&at, "scheduled", "", "carry it out at this time (RFC 3339) instead of now")
