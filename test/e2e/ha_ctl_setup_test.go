@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,10 +27,7 @@ type ctlMember struct {
 	pg     *harness.Postgres
 	config string
 	api    string
-	log    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	proc
 }
 
 // haCluster is three members and the configuration ctl runs with.
@@ -75,7 +70,7 @@ func startCtlMember(t *testing.T, hc *haCluster, name string, p *harness.Postgre
 	dir := harness.Dir(t)
 	port := harness.FreePort(t)
 	m := &ctlMember{name: name, pg: p, config: filepath.Join(dir, "ha.yaml"), api: fmt.Sprintf("http://127.0.0.1:%d", port),
-		log: filepath.Join(dir, "ha.log")}
+		proc: proc{log: filepath.Join(dir, "ha.log")}}
 	yaml := strings.Replace(base, "ha:\n", fmt.Sprintf("ha:\n  name: %s\n  listen: 127.0.0.1:%d\n", name, port), 1) +
 		fmt.Sprintf("pg:\n  data: %s\n  host: %s\n  port: %d\n  bin: %s\n", p.DataDir, p.Host, p.Port, filepath.Dir(harness.PGBin("pg_ctl")))
 	writeFile(t, m.config, yaml)
@@ -86,31 +81,12 @@ func startCtlMember(t *testing.T, hc *haCluster, name string, p *harness.Postgre
 
 func (m *ctlMember) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	m.cmd = harness.PGCommand(context.Background(), pgkeepBin, "--config", m.config, "ha")
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.exited = make(chan struct{})
-	go func() {
-		m.err = m.cmd.Wait()
-		close(m.exited)
-	}()
+	m.proc.start(t, context.Background(), nil, "--config", m.config, "ha")
 }
 
 // stop sends SIGTERM and waits (the agent stops a primary first).
 func (m *ctlMember) stop(t *testing.T) {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-	case <-time.After(90 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.exited
+	if !m.terminate(90 * time.Second) {
 		t.Errorf("agent %s did not stop on SIGTERM\n%s", m.name, m.logTail())
 	}
 }

@@ -48,7 +48,7 @@ func TestHAFailover(t *testing.T) {
 		return
 	}
 	t.Run("kill -9 the whole primary member", func(t *testing.T) {
-		p.kill(t)
+		p.kill()
 		p.pg.Kill(t)
 		killed := time.Now()
 		next, first := c.failedOver(t, probe, killed, p)

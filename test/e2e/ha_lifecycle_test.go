@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,11 +17,9 @@ import (
 // haMember is a `pgkeep ha` process on its own, initially empty, data
 // directory.
 type haMember struct {
-	name, config, log, api string
-	pg                     *harness.Postgres
-	cmd                    *exec.Cmd
-	exited                 chan struct{}
-	err                    error
+	name, config, api string
+	pg                *harness.Postgres
+	proc
 }
 
 // startHAMember starts `pgkeep ha` for member name of cluster with the
@@ -33,7 +29,7 @@ func startHAMember(t *testing.T, etcd *harness.Etcd, repo repoSetup, cluster, na
 	dir := harness.Dir(t)
 	port, apiPort := harness.FreePort(t), harness.FreePort(t)
 	data := filepath.Join(dir, "data")
-	m := &haMember{name: name, config: filepath.Join(dir, "pgkeep.yaml"), log: filepath.Join(dir, "ha.log"),
+	m := &haMember{name: name, config: filepath.Join(dir, "pgkeep.yaml"), proc: proc{log: filepath.Join(dir, "ha.log")},
 		api: fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		pg:  harness.Managed(t, data, port, dir, filepath.Join(data, "pg_ctl.log"))}
 	writeFile(t, m.config, fmt.Sprintf(`cluster: %s
@@ -51,27 +47,9 @@ log-level: info
   name: %s
   listen: 127.0.0.1:%d
 %s`, cluster, repo.yaml, data, port, filepath.Dir(harness.PGBin("pg_ctl")), dir, etcdYAML(etcd), name, apiPort, haExtra))
-	logf, err := os.Create(m.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	m.cmd = harness.PGCommand(context.Background(), pgkeepBin, "--config", m.config, "ha")
-	m.cmd.Env = append(m.cmd.Environ(), repo.env...)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.exited = make(chan struct{})
-	go func() { m.err = m.cmd.Wait(); close(m.exited) }()
+	m.proc.start(t, context.Background(), repo.env, "--config", m.config, "ha")
 	t.Cleanup(func() {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.exited:
-		case <-time.After(60 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-		}
+		m.terminate(60 * time.Second)
 		if t.Failed() {
 			t.Logf("pgkeep ha %s log (tail):\n%s", m.name, tailOf(m.log, 6000))
 		}

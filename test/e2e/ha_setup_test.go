@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,12 +27,8 @@ type haNode struct {
 	pg     *harness.Postgres
 	api    string // http://127.0.0.1:PORT, the agent's REST API
 	config string
-	log    string
 	bridge *bridge // the agent's way to etcd
-
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	proc
 }
 
 // haStatus is the part of an agent's GET /patroni answer the tests read.
@@ -81,7 +75,7 @@ func (c *bridgedCluster) newMember(t *testing.T, name string, p *harness.Postgre
 		name: name, pg: p,
 		api:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		config: filepath.Join(dir, "pgkeep.yaml"),
-		log:    filepath.Join(dir, "agent.log"),
+		proc:   proc{log: filepath.Join(dir, "agent.log")},
 		bridge: startBridge(t, strings.TrimPrefix(c.etcd.Endpoints[0], "http://")),
 	}
 	writeFile(t, m.config, fmt.Sprintf(`cluster: main
@@ -112,60 +106,14 @@ ha:
 // its output appended to m.log.
 func (m *haNode) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	m.cmd = harness.PGCommand(t.Context(), pgkeepBin, "--config", m.config, "ha")
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	m.cmd.Cancel = func() error { return m.cmd.Process.Kill() }
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	m.exited = exited
-	go func() {
-		m.err = m.cmd.Wait()
-		close(exited)
-	}()
-}
-
-// running reports whether the agent process runs.
-func (m *haNode) running() bool {
-	if m.exited == nil {
-		return false
-	}
-	select {
-	case <-m.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill SIGKILLs the agent and waits until it is gone.
-func (m *haNode) kill(t *testing.T) {
-	t.Helper()
-	if !m.running() {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.exited
+	m.proc.start(t, t.Context(), nil, "--config", m.config, "ha")
 }
 
 // stop ends the agent with SIGTERM (it stops a primary and gives up the
 // leader key), or SIGKILL after 60 s.
 func (m *haNode) stop(t *testing.T) {
-	if !m.running() {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-	case <-time.After(60 * time.Second):
+	if !m.terminate(60 * time.Second) {
 		t.Errorf("agent %s did not stop on SIGTERM", m.name)
-		m.kill(t)
 	}
 }
 

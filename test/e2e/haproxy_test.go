@@ -41,7 +41,7 @@ func TestHAProxyExample(t *testing.T) {
 		t.Fatalf("a read through the read-only port reached port %d, the replicas are on %v", at, replicaPorts)
 	}
 
-	p.kill(t)
+	p.kill()
 	p.pg.Kill(t)
 	killed := time.Now()
 	at = waitRouted(t, 60*time.Second, rw, true, "INSERT INTO probe (member, seq) VALUES ('haproxy', 2)")

@@ -91,7 +91,7 @@ func TestServerStandbyTakesOver(t *testing.T) {
 	c.pg.Exec(t, "CREATE TABLE before_kill AS SELECT generate_series(1, 1000) AS id")
 	first.waitArchived(t, c, 10*time.Second)
 
-	first.kill(t)
+	first.kill()
 	killed := time.Now()
 	harness.Wait(t, 15*time.Second, other.name+" to take over streaming", func() (bool, error) {
 		st, err := other.status(t)

@@ -6,10 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,11 +22,8 @@ type serverProc struct {
 	name   string
 	url    string
 	config string
-	log    string
 	spool  string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	proc
 }
 
 // streamingCluster starts a server that archives nothing by itself
@@ -63,7 +58,7 @@ func startServer(t *testing.T, c *cluster, name, extra string) *serverProc {
 		name:   name,
 		url:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		config: filepath.Join(dir, "server.yaml"),
-		log:    filepath.Join(dir, "server.log"),
+		proc:   proc{log: filepath.Join(dir, "server.log")},
 		spool:  filepath.Join(dir, "spool"),
 	}
 	yaml := string(base) + extra
@@ -74,7 +69,7 @@ func startServer(t *testing.T, c *cluster, name, extra string) *serverProc {
 		name, port, s.spool), 1)
 	writeFile(t, s.config, yaml)
 	s.start(t)
-	t.Cleanup(func() { s.kill(t) })
+	t.Cleanup(s.kill)
 	harness.Wait(t, 30*time.Second, "pgkeep server "+name+" to answer /status", func() (bool, error) {
 		select {
 		case <-s.exited:
@@ -94,43 +89,13 @@ func startServer(t *testing.T, c *cluster, name, extra string) *serverProc {
 // start runs the server process, its log appended to s.log.
 func (s *serverProc) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	s.cmd = harness.PGCommand(t.Context(), pgkeepBin, "--config", s.config, "server")
-	s.cmd.Env = append(s.cmd.Environ(), s.env...)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.Cancel = func() error { return s.cmd.Process.Kill() }
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.exited = make(chan struct{})
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.exited)
-	}()
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (s *serverProc) kill(t *testing.T) {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.exited
+	s.proc.start(t, t.Context(), s.env, "--config", s.config, "server")
 }
 
 // stop sends SIGTERM and checks that the server exits 0 within 30 s.
 func (s *serverProc) stop(t *testing.T) {
 	t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
+	if !s.terminate(30 * time.Second) {
 		t.Fatalf("server %s did not stop on SIGTERM\n%s", s.name, s.logTail())
 	}
 	if s.err != nil {

@@ -133,7 +133,7 @@ func TestServerStreamsWAL(t *testing.T) {
 		bench <- err
 	}()
 	time.Sleep(2 * time.Second)
-	s.kill(t)
+	s.kill()
 	if err := <-bench; err != nil {
 		t.Fatal(err)
 	}

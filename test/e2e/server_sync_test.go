@@ -69,7 +69,7 @@ func testSynchronousArchive(t *testing.T, strict bool) {
 	}
 	time.Sleep(3 * time.Second)
 	if strict {
-		s.kill(t) // the repository server first: nothing acknowledged after this
+		s.kill() // the repository server first: nothing acknowledged after this
 	}
 	c.pg.Kill(t) // kill -9 the postmaster and every backend mid-write
 	cancel()
