@@ -162,6 +162,7 @@ func (a *Agent) register(ctx context.Context) error {
 func (a *Agent) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
 	defer cancel()
+	defer a.pg.closeStateConn()
 	if st := a.pg.State(ctx); st.Primary() {
 		if err := a.pg.Stop(ctx, "fast"); err != nil {
 			a.log.Error("stopping the primary on shutdown; keeping the leader key until its lease expires", "err", err)

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgkeep/pgkeep/ha/decide"
@@ -25,6 +27,12 @@ type postgres struct {
 	conf                  pgConf
 	command               func(ctx context.Context, name string, args ...string) *exec.Cmd
 	log                   *slog.Logger
+
+	// stateConn is the connection query reuses from turn to turn (a new
+	// backend every second costs the agent and the server more than the
+	// query itself); nil until opened and after an error.
+	stateMu   sync.Mutex
+	stateConn *pgx.Conn
 }
 
 func newPostgres(o Options) *postgres {
@@ -58,18 +66,60 @@ func (p *postgres) State(ctx context.Context) pgState {
 	return s
 }
 
-// query asks the running server for its state.
+// query asks the running server for its state, on the kept connection; a
+// kept connection that fails (the server restarted meanwhile) is replaced
+// and the question asked once more.
 func (p *postgres) query(ctx context.Context) (pgState, error) {
-	conn, err := pg.Connect(ctx, p.conn)
-	if err != nil {
-		return pgState{}, err
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	reused := p.stateConn != nil
+	s, err := p.queryOnce(ctx)
+	if err != nil && reused && ctx.Err() == nil {
+		s, err = p.queryOnce(ctx)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	return s, err
+}
+
+// queryOnce asks the server for its state on the kept connection, opening
+// it first if needed, and drops the connection on an error. The caller
+// holds stateMu.
+func (p *postgres) queryOnce(ctx context.Context) (pgState, error) {
+	if p.stateConn == nil {
+		conn, err := pg.Connect(ctx, p.conn)
+		if err != nil {
+			return pgState{}, err
+		}
+		p.stateConn = conn
+	}
+	s, err := p.queryState(ctx, p.stateConn)
+	if err != nil {
+		p.closeState(ctx)
+	}
+	return s, err
+}
+
+// closeStateConn closes the kept connection, when the agent stops.
+func (p *postgres) closeStateConn() {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.closeState(context.Background())
+}
+
+// closeState closes the kept connection. The caller holds stateMu.
+func (p *postgres) closeState(ctx context.Context) {
+	if p.stateConn != nil {
+		_ = p.stateConn.Close(context.WithoutCancel(ctx))
+		p.stateConn = nil
+	}
+}
+
+// queryState reads the state on conn.
+func (p *postgres) queryState(ctx context.Context, conn *pgx.Conn) (pgState, error) {
 	s := pgState{PG: decide.PG{Running: true}}
 	var wal, receive, replay *string
 	var receivedTLI, checkpointTLI, minRecoveryTLI *int64
 	var receiver *string
-	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+	err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
 		(SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()),

@@ -48,9 +48,7 @@ func (d *DCS) watch(ctx context.Context, rev int64, out chan int64) {
 				}
 			case len(resp.Events) > 0:
 				rev = resp.Header.Revision
-				if slices.ContainsFunc(resp.Events, func(ev *clientv3.Event) bool {
-					return !strings.HasPrefix(string(ev.Kv.Key), d.keys.Members())
-				}) {
+				if slices.ContainsFunc(resp.Events, d.decisive) {
 					send(out, rev)
 				}
 			}
@@ -60,6 +58,12 @@ func (d *DCS) watch(ctx context.Context, rev int64, out chan int64) {
 		case <-time.After(watchRetry):
 		}
 	}
+}
+
+// decisive reports whether an event is one the agents act on at once.
+func (d *DCS) decisive(ev *clientv3.Event) bool {
+	key := string(ev.Kv.Key)
+	return !strings.HasPrefix(key, d.keys.Members()) && key != d.keys.Status()
 }
 
 // send puts rev in out, replacing a revision nobody read yet. Only the

@@ -50,12 +50,21 @@ func TestWatch(t *testing.T) {
 		}
 	}
 
-	// A change outside the cluster, or to a member key, is not reported.
+	// A change outside the cluster, to a member key or to the status key
+	// (the leader rewrites it every loop) is not reported.
 	if _, err := e.Client.Put(ctx, "/service/other/leader", "x"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.TouchMember(ctx, memberData("a")); err != nil {
 		t.Fatal(err)
+	}
+	if err := b.SetStatus(ctx, Status{Optime: 0x3000060}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rev := <-ch:
+		t.Fatalf("revision %d reported for a change outside the cluster, of a member key or of the status key", rev)
+	case <-time.After(time.Second):
 	}
 	if ok, err := b.ReleaseLeader(ctx); !ok || err != nil {
 		t.Fatal(ok, err)
