@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -55,6 +56,9 @@ func (a *Agent) check(ok func(view, *http.Request) bool) http.HandlerFunc {
 			return
 		}
 		v := a.lastView()
+		if r.URL.Path == "/patroni" {
+			v = a.livePositions(r.Context(), v)
+		}
 		code := http.StatusServiceUnavailable
 		if ok(v, r) {
 			code = http.StatusOK
@@ -65,6 +69,17 @@ func (a *Agent) check(ok func(view, *http.Request) bool) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(a.statusOf(v))
 		}
 	}
+}
+
+// livePositions refreshes the WAL positions of the last turn's view from
+// the server: a member asked in an election or a hand-over answers where
+// its WAL is now, not where it was at its last turn, up to loop_wait ago.
+func (a *Agent) livePositions(ctx context.Context, v view) view {
+	st := a.pg.State(ctx)
+	if st.Running == v.pg.Running && st.InRecovery == v.pg.InRecovery {
+		v.pg.LSN, v.pg.Receive, v.pg.Replay = st.LSN, st.Receive, st.Replay
+	}
+	return v
 }
 
 // isLeader: the member holds the leader key and is within its deadline.

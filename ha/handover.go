@@ -30,6 +30,12 @@ func (a *Agent) handOver(ctx context.Context, d decide.Decision, c dcs.Cluster) 
 	if !ok {
 		return fmt.Errorf("switchover: %s has no member key", d.Leader)
 	}
+	// The fast shutdown sends all WAL to the standbys connected then: the
+	// target must be one of them (its WAL receiver may be restarting, e.g.
+	// for a new slot), or it could never catch up with the final LSN.
+	if err := a.waitStreaming(ctx, d.Leader); err != nil {
+		return a.dropRequest(ctx, c, fmt.Errorf("switchover to %s refused, staying the primary: %w", d.Leader, err))
+	}
 	if err := a.pg.Checkpoint(ctx); err != nil {
 		a.log.Warn("switchover: checkpoint before the shutdown", "err", err)
 	}
@@ -57,6 +63,30 @@ func (a *Agent) handOver(ctx context.Context, d decide.Decision, c dcs.Cluster) 
 		return fmt.Errorf("switchover: start as a standby: %w", err)
 	}
 	return nil
+}
+
+// streamWait bounds the wait for the target to stream before a hand-over.
+const streamWait = 10 * time.Second
+
+// waitStreaming waits until the member streams from this primary.
+func (a *Agent) waitStreaming(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, streamWait)
+	defer cancel()
+	var last error
+	for {
+		ok, err := a.pg.streamingTo(ctx, name)
+		if ok {
+			return nil
+		}
+		if ctx.Err() == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not stream from this primary within %s (%v); not shutting down", name, streamWait, last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // waitCaughtUp waits until the member's REST API reports WAL up to lsn.
@@ -88,10 +118,16 @@ func (a *Agent) abortHandOver(ctx context.Context, d decide.Decision, c dcs.Clus
 	if err == nil {
 		a.setPrimary(true)
 	}
+	return errors.Join(err, a.dropRequest(ctx, c, fmt.Errorf("switchover to %s aborted, staying the primary: %w", d.Leader, why)))
+}
+
+// dropRequest deletes the failover key of a request not carried out, and
+// returns why.
+func (a *Agent) dropRequest(ctx context.Context, c dcs.Cluster, why error) error {
 	if c.Failover != nil {
-		err = errors.Join(err, a.dcs.DeleteFailover(ctx, c.Failover.ModRevision))
+		why = errors.Join(why, a.dcs.DeleteFailover(ctx, c.Failover.ModRevision))
 	}
-	return errors.Join(fmt.Errorf("switchover to %s aborted, staying the primary: %w", d.Leader, why), err)
+	return why
 }
 
 // setStopped records that the agent stopped PostgreSQL itself.

@@ -30,3 +30,21 @@ func (p *postgres) Checkpoint(ctx context.Context) error {
 	}
 	return nil
 }
+
+// streamingTo reports whether the standby named application_name streams
+// from this server now.
+func (p *postgres) streamingTo(ctx context.Context, name string) (bool, error) {
+	conn, err := pg.Connect(ctx, p.conn)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var n int
+	var seen string
+	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE application_name = $1 AND state = 'streaming'),
+		coalesce(string_agg(application_name || ' ' || state, ', '), 'none') FROM pg_stat_replication`, name).Scan(&n, &seen)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("pg_stat_replication: %s", seen)
+	}
+	return n > 0, err
+}

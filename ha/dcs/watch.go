@@ -16,10 +16,13 @@ const watchRetry = 200 * time.Millisecond
 
 // Watch reports changes to the cluster's keys after revision rev (the
 // Revision of the snapshot the caller holds): it sends the etcd revision of
-// the newest change. Changes of member keys alone are not reported: every
-// member rewrites its key every loop, and the decisions need the leader,
-// config, failover and sync keys at once, not the members'. Sends coalesce: a slow reader gets the newest revision,
-// not a backlog, and should re-read the whole [Cluster]. The watch survives
+// the newest change. Rewrites of member keys and of the status key are not
+// reported: every member rewrites its key, and the leader the status key,
+// every loop (reporting them would wake every agent, round after round: a
+// busy loop); the decisions need the leader, config, failover, sync and
+// initialize keys at once, and members joining and leaving. Sends
+// coalesce: a slow reader gets the newest revision, not a backlog, and
+// should re-read the whole [Cluster]. The watch survives
 // etcd leader changes and compaction (a compacted history is reported as a
 // change), and ends, closing the channel, when ctx ends.
 func (d *DCS) Watch(ctx context.Context, rev int64) <-chan int64 {
@@ -60,10 +63,15 @@ func (d *DCS) watch(ctx context.Context, rev int64, out chan int64) {
 	}
 }
 
-// decisive reports whether an event is one the agents act on at once.
+// decisive reports whether an event is one the agents act on at once: not
+// the status key's rewrites, nor a member key's, but a member joining or
+// leaving (the primary creates or drops its replication slot).
 func (d *DCS) decisive(ev *clientv3.Event) bool {
 	key := string(ev.Kv.Key)
-	return !strings.HasPrefix(key, d.keys.Members()) && key != d.keys.Status()
+	if strings.HasPrefix(key, d.keys.Members()) {
+		return ev.IsCreate() || ev.Type == clientv3.EventTypeDelete
+	}
+	return key != d.keys.Status()
 }
 
 // send puts rev in out, replacing a revision nobody read yet. Only the

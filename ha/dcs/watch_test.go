@@ -15,6 +15,9 @@ func TestWatch(t *testing.T) {
 	ctx := context.Background()
 	a := newMember(t, e, "a", 10*time.Second)
 	b := newMember(t, e, "b", 10*time.Second)
+	if err := a.TouchMember(ctx, memberData("a")); err != nil { // a joins before the snapshot
+		t.Fatal(err)
+	}
 	c, err := a.Cluster(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -23,8 +26,8 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	ch := a.Watch(wctx, c.Revision)
 
-	// Changes made before anyone reads coalesce into the newest revision;
-	// member keys' changes alone are not reported.
+	// Changes made before anyone reads coalesce into the newest revision
+	// (b joining among them).
 	for range 3 {
 		if err := b.TouchMember(ctx, memberData("b")); err != nil {
 			t.Fatal(err)
@@ -50,8 +53,8 @@ func TestWatch(t *testing.T) {
 		}
 	}
 
-	// A change outside the cluster, to a member key or to the status key
-	// (the leader rewrites it every loop) is not reported.
+	// A change outside the cluster, a rewrite of a member key or of the
+	// status key (the leader rewrites it every loop) is not reported.
 	if _, err := e.Client.Put(ctx, "/service/other/leader", "x"); err != nil {
 		t.Fatal(err)
 	}
