@@ -27,8 +27,38 @@ type member struct {
 	api    string // http://127.0.0.1:PORT
 	listen string
 	opts   func(*Options)
+	running
+}
+
+// running is an agent's Run in a goroutine of the test.
+type running struct {
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// run starts a.Run.
+func (r *running) run(a *Agent) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func(done chan error) { done <- a.Run(ctx) }(r.done)
+}
+
+// stop stops the agent of member name (a no-op when it is stopped) and
+// checks that Run returned nil.
+func (r *running) stop(t *testing.T, name string) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("agent %s: %v", name, err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Errorf("agent %s did not stop", name)
+	}
 }
 
 // startMember starts the agent of name for the server p, with the default
@@ -71,27 +101,11 @@ func (m *member) start(t *testing.T) {
 	if m.agent, err = New(o); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel, m.done = cancel, make(chan error, 1)
-	go func(a *Agent, done chan error) { done <- a.Run(ctx) }(m.agent, m.done)
+	m.run(m.agent)
 }
 
 // stop stops the member's agent (a no-op when it is stopped).
-func (m *member) stop(t *testing.T) {
-	if m.cancel == nil {
-		return
-	}
-	m.cancel()
-	m.cancel = nil
-	select {
-	case err := <-m.done:
-		if err != nil {
-			t.Errorf("agent %s: %v", m.name, err)
-		}
-	case <-time.After(90 * time.Second):
-		t.Errorf("agent %s did not stop", m.name)
-	}
-}
+func (m *member) stop(t *testing.T) { m.running.stop(t, m.name) }
 
 // testWriter sends log lines to t.Log while the test runs.
 type testWriter struct{ t *testing.T }

@@ -21,13 +21,12 @@ import (
 
 // lifeMember is an agent that creates its own data directory.
 type lifeMember struct {
-	name   string
-	pg     *harness.Postgres
-	o      Options
-	api    string
-	log    *logBook
-	cancel context.CancelFunc
-	done   chan error
+	name string
+	pg   *harness.Postgres
+	o    Options
+	api  string
+	log  *logBook
+	running
 }
 
 // logBook keeps an agent's log lines, and sends them to t.Log.
@@ -99,29 +98,12 @@ func (m *lifeMember) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- agent.Run(ctx) }()
-	m.cancel, m.done = cancel, done
+	m.run(agent)
 	t.Cleanup(func() { m.stop(t) })
 }
 
 // stop stops the agent (a primary's PostgreSQL with it).
-func (m *lifeMember) stop(t *testing.T) {
-	if m.cancel == nil {
-		return
-	}
-	m.cancel()
-	m.cancel = nil
-	select {
-	case err := <-m.done:
-		if err != nil {
-			t.Errorf("agent %s: %v", m.name, err)
-		}
-	case <-time.After(90 * time.Second):
-		t.Errorf("agent %s did not stop", m.name)
-	}
-}
+func (m *lifeMember) stop(t *testing.T) { m.running.stop(t, m.name) }
 
 func (m *lifeMember) check(path string) int {
 	resp, err := (&http.Client{Timeout: time.Second}).Get(m.api + path)
