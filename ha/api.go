@@ -71,14 +71,12 @@ func (a *Agent) check(ok func(view, *http.Request) bool) http.HandlerFunc {
 	}
 }
 
-// livePositions refreshes the WAL positions of the last turn's view from
-// the server: a member asked in an election or a hand-over answers where
-// its WAL is now, not where it was at its last turn, up to loop_wait ago.
+// livePositions refreshes the PostgreSQL state of the last turn's view
+// from the server: a member asked in an election, a request check or a
+// hand-over answers whether it runs and where its WAL is now, not as it
+// was at its last turn, up to loop_wait ago.
 func (a *Agent) livePositions(ctx context.Context, v view) view {
-	st := a.pg.State(ctx)
-	if st.Running == v.pg.Running && st.InRecovery == v.pg.InRecovery {
-		v.pg.LSN, v.pg.Receive, v.pg.Replay = st.LSN, st.Receive, st.Replay
-	}
+	v.pg = a.pg.State(ctx)
 	return v
 }
 

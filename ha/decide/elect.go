@@ -30,8 +30,9 @@ func Elect(c dcs.Cluster, s dcs.Settings, states []MemberState, now time.Time) *
 		req = nil // scheduled for later; the leader it was for is gone
 	}
 	cands, states := candidates(c, states)
+	ref := referenceLSN(c, states)
 	for i := range cands {
-		cands[i].Excluded = exclusion(c, s, req, states[i], cands[i])
+		cands[i].Excluded = exclusion(c, s, req, ref, states[i], cands[i])
 	}
 	e := &Election{Candidates: cands}
 	note := stepDownLeader(e, req)
@@ -100,9 +101,22 @@ func candidates(c dcs.Cluster, states []MemberState) ([]Candidate, []MemberState
 	return cands, out
 }
 
+// referenceLSN is the last known leader position: the status key's, or
+// the running leader's own answer when newer (the status key is written
+// once a turn, the answer is live).
+func referenceLSN(c dcs.Cluster, states []MemberState) pg.LSN {
+	ref := pg.LSN(c.Status.Optime)
+	for _, st := range states {
+		if st.Name == c.LeaderName() && st.Reachable && st.PG.Primary() {
+			ref = max(ref, st.PG.LSN)
+		}
+	}
+	return ref
+}
+
 // exclusion says why the member cannot take the key on its own account, ""
-// when it can.
-func exclusion(c dcs.Cluster, s dcs.Settings, req *dcs.Failover, st MemberState, cand Candidate) string {
+// when it can; ref is the last known leader position.
+func exclusion(c dcs.Cluster, s dcs.Settings, req *dcs.Failover, ref pg.LSN, st MemberState, cand Candidate) string {
 	syncMode := s.SynchronousMode && c.Sync != nil && c.Sync.Leader != ""
 	isSync := syncMode && (c.Sync.IsSyncStandby(st.Name) || c.Sync.Leader == st.Name)
 	switch {
@@ -118,7 +132,7 @@ func exclusion(c dcs.Cluster, s dcs.Settings, req *dcs.Failover, st MemberState,
 	case syncMode && !isSync:
 		return fmt.Sprintf("synchronous mode: not the synchronous standby (%s)", c.Sync.SyncStandby)
 	}
-	if ref := pg.LSN(c.Status.Optime); !isSync && ref > st.PG.LSN && uint64(ref-st.PG.LSN) > s.MaximumLagOnFailover {
+	if !isSync && ref > st.PG.LSN && uint64(ref-st.PG.LSN) > s.MaximumLagOnFailover {
 		return fmt.Sprintf("lags %d bytes behind the last known leader position %s, more than maximum_lag_on_failover %d",
 			uint64(ref-st.PG.LSN), ref, s.MaximumLagOnFailover)
 	}
