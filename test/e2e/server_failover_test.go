@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,64 @@ func TestServerFollowsLeaderChange(t *testing.T) {
 	if err := isPrefix(ids(t, copy), 200); err != nil {
 		t.Fatalf("restore to after_switch on timeline 2: %v", err)
 	}
+	s.stop(t)
+}
+
+// A failover whose switch point falls exactly on a segment boundary (the
+// old primary died right after a WAL switch, so the new timeline starts at
+// the next segment): the receiver asks for the old timeline at the switch
+// point itself, gets its end at once, and continues on the new timeline
+// without a gap; a restore through the switch returns every row.
+func TestServerFollowsLeaderChangeAtSegmentBoundary(t *testing.T) {
+	etcd := harness.StartEtcd(t)
+	c := streamingCluster(t, posixRepo(t), nil)
+	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
+	putLeader(t, etcd, "pg-a", c.pg.Port)
+	s := startServer(t, c, "boundary", etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
+	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
+		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
+		return v == "1", err
+	})
+	c.backup(t, "full")
+	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	c.pg.Exec(t, "SELECT pg_switch_wal()")
+	end := c.pg.QueryString(t, "SELECT pg_current_wal_flush_lsn()")
+	harness.Wait(t, 20*time.Second, "the standby and the receiver to have "+end, func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", end)
+		w, err2 := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep' AND flush_lsn >= $1::pg_lsn", end)
+		return (v == "true" || v == "t") && w == "1", errors.Join(err, err2)
+	})
+	c.pg.Kill(t) // nothing after the switch reaches anyone
+
+	standby.Exec(t, "SELECT pg_promote()")
+	harness.Wait(t, 20*time.Second, "the promotion", func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT pg_is_in_recovery()")
+		return v == "false" || v == "f", err
+	})
+	// The case under test: timeline 1 ends exactly at a segment boundary.
+	switchAt := standby.QueryString(t, "SELECT split_part(pg_read_file('pg_wal/00000002.history'), E'\t', 2)")
+	at, err := pg.ParseLSN(switchAt)
+	if err != nil || at%(16<<20) != 0 {
+		t.Fatalf("timeline 1 ended at %q (%v), not at a segment boundary: the test does not test its case", switchAt, err)
+	}
+	t.Logf("timeline 1 ended at %s, a segment boundary", at)
+	putLeader(t, etcd, "pg-b", standby.Port)
+	standby.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
+	standby.Exec(t, "SELECT pg_create_restore_point('after_switch')")
+	standby.Exec(t, "SELECT pg_switch_wal()")
+	target, err := pg.ParseLSN(standby.QueryString(t, "SELECT pg_current_wal_flush_lsn()"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.Wait(t, 30*time.Second, "the server to archive timeline 2 up to "+target.String(), func() (bool, error) {
+		st, err := s.status(t)
+		return err == nil && st.Stream != nil && st.Stream.Timeline == 2 && st.Stream.Archived >= target, nil
+	})
+	copy := c.restoreAndStart(t, "--target-name", "after_switch")
+	if err := isPrefix(ids(t, copy), 200); err != nil {
+		t.Fatalf("restore to after_switch on timeline 2: %v", err)
+	}
+	c.must(t, "verify")
 	s.stop(t)
 }
