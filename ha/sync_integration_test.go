@@ -554,6 +554,20 @@ func TestPermanentSlotSurvivesFailover(t *testing.T) {
 		t.Errorf("the slot on the new primary is at %s, past where its consumer stopped (%s): WAL gap", got, consumed)
 	}
 
+	// The other slots on the new primary (the remaining replica's, created
+	// at the promotion from the last restartpoint) must not hold older WAL
+	// than the permanent slot, or the checkpoint below could not show a
+	// gap: wait until the replica streams from the new primary and its
+	// slot has moved past the permanent slot's position.
+	harness.Wait(t, 30*time.Second, "every slot on the new primary at or past "+got.String(), func() (bool, error) {
+		v, err := next.pg.TryQueryString(t.Context(), "SELECT coalesce(min(restart_lsn), '0/0')::text FROM pg_replication_slots")
+		if err != nil {
+			return false, err
+		}
+		oldest, err := pg.ParseLSN(v)
+		return err == nil && oldest >= got, fmt.Errorf("oldest slot at %s", v)
+	})
+
 	// The new primary writes and checkpoints: what no slot holds goes.
 	for range 3 {
 		next.pg.Exec(t, "INSERT INTO filler SELECT repeat('y', 1000) FROM generate_series(1, 2000)")
