@@ -15,18 +15,7 @@ import (
 // streamed WAL only (no archive_command anywhere), has exactly the rows
 // committed before that point.
 func TestServerFollowsLeaderChange(t *testing.T) {
-	etcd := harness.StartEtcd(t)
-	c := streamingCluster(t, posixRepo(t), nil)
-	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
-	putLeader(t, etcd, "pg-a", c.pg.Port)
-	s := startServer(t, c, "follow", etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
-	c.backup(t, "full")
-	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
-	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	etcd, c, standby, s := followSetup(t, "follow")
 	flushed := c.pg.QueryString(t, "SELECT pg_current_wal_flush_lsn()")
 	harness.Wait(t, 20*time.Second, "the standby to replay "+flushed, func() (bool, error) {
 		v, err := standby.TryQueryString(t.Context(), "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", flushed)
@@ -40,19 +29,7 @@ func TestServerFollowsLeaderChange(t *testing.T) {
 		v, err := standby.TryQueryString(t.Context(), "SELECT pg_is_in_recovery()")
 		return v == "false" || v == "f", err
 	})
-	putLeader(t, etcd, "pg-b", standby.Port)
-	standby.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
-	standby.Exec(t, "SELECT pg_create_restore_point('after_switch')")
-	standby.Exec(t, "INSERT INTO marks SELECT generate_series(201, 300)")
-	standby.Exec(t, "SELECT pg_switch_wal()")
-	target, err := pg.ParseLSN(standby.QueryString(t, "SELECT pg_current_wal_flush_lsn()"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness.Wait(t, 30*time.Second, "the server to archive timeline 2 up to "+target.String(), func() (bool, error) {
-		st, err := s.status(t)
-		return err == nil && st.Stream != nil && st.Stream.Timeline == 2 && st.Stream.Archived >= target, nil
-	})
+	writeOnNewLeader(t, etcd, standby, s)
 	st, _ := s.status(t)
 	if st.Leader == nil || st.Leader.Member != "pg-b" {
 		t.Fatalf("status leader %+v, want pg-b", st.Leader)
@@ -61,10 +38,7 @@ func TestServerFollowsLeaderChange(t *testing.T) {
 		t.Errorf("one reconnect expected in the metrics")
 	}
 
-	copy := c.restoreAndStart(t, "--target-name", "after_switch")
-	if err := isPrefix(ids(t, copy), 200); err != nil {
-		t.Fatalf("restore to after_switch on timeline 2: %v", err)
-	}
+	restoreAfterSwitch(t, c)
 	s.stop(t)
 }
 
@@ -74,18 +48,7 @@ func TestServerFollowsLeaderChange(t *testing.T) {
 // point itself, gets its end at once, and continues on the new timeline
 // without a gap; a restore through the switch returns every row.
 func TestServerFollowsLeaderChangeAtSegmentBoundary(t *testing.T) {
-	etcd := harness.StartEtcd(t)
-	c := streamingCluster(t, posixRepo(t), nil)
-	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
-	putLeader(t, etcd, "pg-a", c.pg.Port)
-	s := startServer(t, c, "boundary", etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
-	c.backup(t, "full")
-	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
-	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	etcd, c, standby, s := followSetup(t, "boundary")
 	c.pg.Exec(t, "SELECT pg_switch_wal()")
 	end := c.pg.QueryString(t, "SELECT pg_current_wal_flush_lsn()")
 	harness.Wait(t, 20*time.Second, "the standby and the receiver to have "+end, func() (bool, error) {
@@ -107,9 +70,41 @@ func TestServerFollowsLeaderChangeAtSegmentBoundary(t *testing.T) {
 		t.Fatalf("timeline 1 ended at %q (%v), not at a segment boundary: the test does not test its case", switchAt, err)
 	}
 	t.Logf("timeline 1 ended at %s, a segment boundary", at)
+	writeOnNewLeader(t, etcd, standby, s)
+	restoreAfterSwitch(t, c)
+	c.must(t, "verify")
+	s.stop(t)
+}
+
+// followSetup starts pg-a (the leader in etcd) with a standby, a server
+// named name streaming from pg-a, a full backup, and table marks with ids
+// 1-100.
+func followSetup(t *testing.T, name string) (*harness.Etcd, *cluster, *harness.Postgres, *serverProc) {
+	t.Helper()
+	etcd := harness.StartEtcd(t)
+	c := streamingCluster(t, posixRepo(t), nil)
+	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
+	putLeader(t, etcd, "pg-a", c.pg.Port)
+	s := startServer(t, c, name, etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
+	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
+		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
+		return v == "1", err
+	})
+	c.backup(t, "full")
+	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	return etcd, c, standby, s
+}
+
+// writeOnNewLeader moves the leader key to pg-b (the promoted standby),
+// writes ids 101-200, the restore point after_switch, ids 201-300, and
+// waits until the server has archived timeline 2 past them.
+func writeOnNewLeader(t *testing.T, etcd *harness.Etcd, standby *harness.Postgres, s *serverProc) {
+	t.Helper()
 	putLeader(t, etcd, "pg-b", standby.Port)
 	standby.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
 	standby.Exec(t, "SELECT pg_create_restore_point('after_switch')")
+	standby.Exec(t, "INSERT INTO marks SELECT generate_series(201, 300)")
 	standby.Exec(t, "SELECT pg_switch_wal()")
 	target, err := pg.ParseLSN(standby.QueryString(t, "SELECT pg_current_wal_flush_lsn()"))
 	if err != nil {
@@ -119,10 +114,14 @@ func TestServerFollowsLeaderChangeAtSegmentBoundary(t *testing.T) {
 		st, err := s.status(t)
 		return err == nil && st.Stream != nil && st.Stream.Timeline == 2 && st.Stream.Archived >= target, nil
 	})
+}
+
+// restoreAfterSwitch restores c's repository to after_switch, from streamed
+// WAL only, and checks that the rows are exactly ids 1-200.
+func restoreAfterSwitch(t *testing.T, c *cluster) {
+	t.Helper()
 	copy := c.restoreAndStart(t, "--target-name", "after_switch")
 	if err := isPrefix(ids(t, copy), 200); err != nil {
 		t.Fatalf("restore to after_switch on timeline 2: %v", err)
 	}
-	c.must(t, "verify")
-	s.stop(t)
 }
