@@ -20,7 +20,7 @@ func connect(ctx context.Context, port int) (*pgx.Conn, error) {
 	return pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", port))
 }
 
-// exec runs SQL on a member.
+// execSQL runs SQL on a member.
 func execSQL(ctx context.Context, port int, sql string) error {
 	c, err := connect(ctx, port)
 	if err != nil {

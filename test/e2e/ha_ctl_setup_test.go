@@ -91,11 +91,7 @@ func (m *ctlMember) stop(t *testing.T) {
 	}
 }
 
-func (m *ctlMember) logTail() string {
-	b, _ := os.ReadFile(m.log)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-30):], "\n")
-}
+func (m *ctlMember) logTail() string { return tailFile(m.log, 30) }
 
 // ctl runs pgkeep ctl with the cluster's configuration.
 func (hc *haCluster) ctl(t *testing.T, env []string, args ...string) result {

@@ -51,7 +51,7 @@ log-level: info
 	t.Cleanup(func() {
 		m.terminate(60 * time.Second)
 		if t.Failed() {
-			t.Logf("pgkeep ha %s log (tail):\n%s", m.name, tailOf(m.log, 6000))
+			t.Logf("pgkeep ha %s log (tail):\n%s", m.name, tailFile(m.log, 60))
 		}
 	})
 	return m
@@ -63,7 +63,7 @@ func (m *haMember) waitCheck(t *testing.T, timeout time.Duration, path string) {
 	harness.Wait(t, timeout, m.name+" to answer "+path+" with 200", func() (bool, error) {
 		select {
 		case <-m.exited:
-			return false, fmt.Errorf("pgkeep ha %s exited: %v\n%s", m.name, m.err, tailOf(m.log, 3000))
+			return false, fmt.Errorf("pgkeep ha %s exited: %v\n%s", m.name, m.err, tailFile(m.log, 30))
 		default:
 		}
 		resp, err := (&http.Client{Timeout: time.Second}).Get(m.api + path)
@@ -79,14 +79,6 @@ func (m *haMember) waitCheck(t *testing.T, timeout time.Duration, path string) {
 func (m *haMember) logged(msg string) bool {
 	b, _ := os.ReadFile(m.log)
 	return strings.Contains(string(b), `"msg":"`+msg+`"`)
-}
-
-func tailOf(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }
 
 // waitArchived switches WAL on the member and waits until the archiver
@@ -133,7 +125,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 		})
 		t.Logf("b streams %s after its agent started", time.Since(start).Round(time.Millisecond))
 		if !b.logged("replica restored from backup") || b.logged("replica copied with pg_basebackup") {
-			t.Fatalf("b was not created from the backup:\n%s", tailOf(b.log, 4000))
+			t.Fatalf("b was not created from the backup:\n%s", tailFile(b.log, 40))
 		}
 		a.pg.Exec(t, "INSERT INTO marks SELECT generate_series(301, 400)")
 		harness.Wait(t, time.Minute, "the new rows on b", func() (bool, error) {
@@ -195,7 +187,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 			return v == "202", err
 		})
 		if !n2.logged("replica copied with pg_basebackup") {
-			t.Fatalf("n2 was not copied with pg_basebackup:\n%s", tailOf(n2.log, 3000))
+			t.Fatalf("n2 was not copied with pg_basebackup:\n%s", tailFile(n2.log, 30))
 		}
 	})
 }

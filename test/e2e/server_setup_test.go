@@ -138,14 +138,7 @@ func (s *serverProc) metrics(t *testing.T) string {
 }
 
 // logTail is the end of the server's log.
-func (s *serverProc) logTail() string {
-	b, _ := os.ReadFile(s.log)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *serverProc) logTail() string { return tailFile(s.log, 40) }
 
 // waitArchived waits until the server's stream has archived WAL up to the
 // server's current flush position.
