@@ -57,7 +57,7 @@ func (a *Agent) check(ok func(view, *http.Request) bool) http.HandlerFunc {
 		}
 		v := a.lastView()
 		if r.URL.Path == "/patroni" {
-			v = a.livePositions(r.Context(), v)
+			v = a.livePG(r.Context(), v)
 		}
 		code := http.StatusServiceUnavailable
 		if ok(v, r) {
@@ -71,11 +71,11 @@ func (a *Agent) check(ok func(view, *http.Request) bool) http.HandlerFunc {
 	}
 }
 
-// livePositions refreshes the PostgreSQL state of the last turn's view
+// livePG refreshes the PostgreSQL state of the last turn's view
 // from the server: a member asked in an election, a request check or a
 // hand-over answers whether it runs and where its WAL is now, not as it
 // was at its last turn, up to loop_wait ago.
-func (a *Agent) livePositions(ctx context.Context, v view) view {
+func (a *Agent) livePG(ctx context.Context, v view) view {
 	v.pg = a.pg.State(ctx)
 	return v
 }

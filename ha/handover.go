@@ -33,7 +33,8 @@ func (a *Agent) handOver(ctx context.Context, d decide.Decision, c dcs.Cluster) 
 	// The fast shutdown sends all WAL to the standbys connected then: the
 	// target must be one of them (its WAL receiver may be restarting, e.g.
 	// for a new slot), or it could never catch up with the final LSN.
-	if err := a.waitStreaming(ctx, d.Leader); err != nil {
+	if err := a.pg.waitStreaming(ctx, d.Leader, streamWait); err != nil {
+		err = fmt.Errorf("%s does not stream from this primary: %w; not shutting down", d.Leader, err)
 		return a.dropRequest(ctx, c, fmt.Errorf("switchover to %s refused, staying the primary: %w", d.Leader, err))
 	}
 	if err := a.pg.Checkpoint(ctx); err != nil {
@@ -67,27 +68,6 @@ func (a *Agent) handOver(ctx context.Context, d decide.Decision, c dcs.Cluster) 
 
 // streamWait bounds the wait for the target to stream before a hand-over.
 const streamWait = 10 * time.Second
-
-// waitStreaming waits until the member streams from this primary.
-func (a *Agent) waitStreaming(ctx context.Context, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, streamWait)
-	defer cancel()
-	var last error
-	for {
-		ok, err := a.pg.streamingTo(ctx, name)
-		if ok {
-			return nil
-		}
-		if ctx.Err() == nil {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s does not stream from this primary within %s (%v); not shutting down", name, streamWait, last)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
 
 // waitCaughtUp waits until the member's REST API reports WAL up to lsn.
 func (a *Agent) waitCaughtUp(ctx context.Context, m dcs.Member, lsn pg.LSN) error {

@@ -3,6 +3,9 @@ package ha
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgkeep/pgkeep/pg"
 )
@@ -31,20 +34,46 @@ func (p *postgres) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// streamingTo reports whether the standby named application_name streams
-// from this server now.
-func (p *postgres) streamingTo(ctx context.Context, name string) (bool, error) {
-	conn, err := pg.Connect(ctx, p.conn)
-	if err != nil {
-		return false, err
+// waitStreaming waits, up to timeout, until the standby named
+// application_name streams from this server, asking on one connection
+// (opened again after an error).
+func (p *postgres) waitStreaming(ctx context.Context, name string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	var last error
+	for {
+		var err error
+		if conn == nil {
+			conn, err = pg.Connect(ctx, p.conn)
+		}
+		if err == nil {
+			var n int
+			var seen string
+			err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE application_name = $1 AND state = 'streaming'),
+				coalesce(string_agg(application_name || ' ' || state, ', '), 'none') FROM pg_stat_replication`, name).Scan(&n, &seen)
+			if err == nil && n > 0 {
+				return nil
+			}
+			if err == nil {
+				err = fmt.Errorf("pg_stat_replication: %s", seen)
+			} else {
+				conn.Close(context.WithoutCancel(ctx))
+				conn = nil
+			}
+		}
+		if ctx.Err() == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not within %s (%v)", timeout, last)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var n int
-	var seen string
-	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE application_name = $1 AND state = 'streaming'),
-		coalesce(string_agg(application_name || ' ' || state, ', '), 'none') FROM pg_stat_replication`, name).Scan(&n, &seen)
-	if err == nil && n == 0 {
-		err = fmt.Errorf("pg_stat_replication: %s", seen)
-	}
-	return n > 0, err
 }
