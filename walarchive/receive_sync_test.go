@@ -26,6 +26,13 @@ func TestReceiverAsSynchronousStandby(t *testing.T) {
 	p.Exec(t, `ALTER SYSTEM SET synchronous_standby_names = '"pgkeep"'`)
 	p.Reload(t)
 	c := connectWithNotices(t, p)
+	// The reload reaches each backend on its own time: wait until this
+	// connection runs with the setting.
+	harness.Wait(t, 10*time.Second, "the connection to see synchronous_standby_names", func() (bool, error) {
+		var v string
+		err := c.QueryRow(t.Context(), "SHOW synchronous_standby_names").Scan(&v)
+		return v == `"pgkeep"`, err
+	})
 
 	c.requireCommitBlocks(t, p)
 
