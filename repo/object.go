@@ -98,32 +98,43 @@ type ObjectWriter struct {
 // NewWriter writes the header to w and returns a writer for the plain bytes.
 // Close writes the trailer; w itself is not closed.
 func (c *Codec) NewWriter(w io.Writer) (*ObjectWriter, error) {
-	hdr := []byte{'P', 'G', 'K', 'O', 1, byte(c.Compression), 0, 0}
-	ow := &ObjectWriter{out: w, hash: c.NewHash()}
-	body := w
-	if c.keys != nil {
-		hdr[6] = 1
-		salt := make([]byte, saltLen)
-		if _, err := rand.Read(salt); err != nil {
-			return nil, err
-		}
-		hdr = append(hdr, salt...)
-		aead, err := c.keys.objectAEAD(salt)
-		if err != nil {
-			return nil, err
-		}
-		ow.seal = &sealWriter{w: w, aead: aead, aad: hdr, buf: make([]byte, 0, chunkSize)}
-		body = ow.seal
-	}
-	if _, err := w.Write(hdr); err != nil {
+	body, seal, err := c.newBody(w)
+	if err != nil {
 		return nil, err
 	}
 	comp, err := newCompressor(body, c.Compression, c.Level, c.Concurrency)
 	if err != nil {
 		return nil, err
 	}
-	ow.comp = comp
-	return ow, nil
+	return &ObjectWriter{out: w, seal: seal, comp: comp, hash: c.NewHash()}, nil
+}
+
+// newBody writes the object header to w and returns the writer of the
+// compressed body: w itself, or a sealer (to be closed after the body)
+// when the repository is encrypted.
+func (c *Codec) newBody(w io.Writer) (io.Writer, *sealWriter, error) {
+	hdr := []byte{'P', 'G', 'K', 'O', 1, byte(c.Compression), 0, 0}
+	var seal *sealWriter
+	if c.keys != nil {
+		hdr[6] = 1
+		salt := make([]byte, saltLen)
+		if _, err := rand.Read(salt); err != nil {
+			return nil, nil, err
+		}
+		hdr = append(hdr, salt...)
+		aead, err := c.keys.objectAEAD(salt)
+		if err != nil {
+			return nil, nil, err
+		}
+		seal = &sealWriter{w: w, aead: aead, aad: hdr, buf: make([]byte, 0, chunkSize)}
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return nil, nil, err
+	}
+	if seal != nil {
+		return seal, seal, nil
+	}
+	return w, nil, nil
 }
 
 // Write implements io.Writer.

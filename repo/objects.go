@@ -26,33 +26,58 @@ func (r *Repo) PutObject(ctx context.Context, key string, plain []byte, ifAbsent
 // digest and plain size are known once it returns. With ifAbsent an
 // existing object is left alone and the error wraps storage.ErrExists.
 func (r *Repo) PutStream(ctx context.Context, key string, src io.Reader, ifAbsent bool) (Digest, int64, error) {
+	return r.putEncoded(ctx, key, ifAbsent, func(w io.Writer) (Digest, int64, error) {
+		ow, err := r.codec.NewWriter(w)
+		if err != nil {
+			return Digest{}, 0, err
+		}
+		if _, err := io.CopyBuffer(ow, src, make([]byte, copyBufSize)); err != nil {
+			return Digest{}, 0, err
+		}
+		if err := ow.Close(); err != nil {
+			return Digest{}, 0, err
+		}
+		return ow.Digest(), ow.Size(), nil
+	})
+}
+
+// PutFile stores the size bytes of src as an object under key, like
+// PutStream, but compresses a large file on several cores (see
+// Codec.EncodeFile). src must not change meanwhile.
+func (r *Repo) PutFile(ctx context.Context, key string, src io.ReaderAt, size int64, ifAbsent bool) (Digest, error) {
+	d, _, err := r.putEncoded(ctx, key, ifAbsent, func(w io.Writer) (Digest, int64, error) {
+		d, err := r.codec.EncodeFile(w, src, size, r.codec.Concurrency)
+		return d, size, err
+	})
+	return d, err
+}
+
+// putEncoded uploads what encode writes under key, streaming it through a
+// pipe; encode returns the digest and plain size of the object.
+func (r *Repo) putEncoded(ctx context.Context, key string, ifAbsent bool, encode func(io.Writer) (Digest, int64, error)) (Digest, int64, error) {
 	pr, pw := io.Pipe()
-	var ow *ObjectWriter
-	encoded := make(chan error, 1)
+	type result struct {
+		d    Digest
+		size int64
+		err  error
+	}
+	encoded := make(chan result, 1)
 	go func() {
-		err := func() error {
-			var err error
-			if ow, err = r.codec.NewWriter(pw); err != nil {
-				return err
-			}
-			buf := make([]byte, 256<<10)
-			if _, err := io.CopyBuffer(ow, src, buf); err != nil {
-				return err
-			}
-			return ow.Close()
-		}()
-		pw.CloseWithError(err)
-		encoded <- err
+		var res result
+		res.d, res.size, res.err = encode(pw)
+		pw.CloseWithError(res.err)
+		encoded <- res
 	}()
 	err := r.store.Put(ctx, key, pr, -1, storage.PutOptions{IfAbsent: ifAbsent})
 	pr.CloseWithError(errors.New("upload ended")) // unblock the encoder if Put stopped early
-	if eerr := <-encoded; eerr != nil && err == nil {
-		err = fmt.Errorf("encode %s: %w", key, eerr)
+	res := <-encoded
+	if res.err != nil && err == nil {
+		err = fmt.Errorf("encode %s: %w", key, res.err)
 	}
 	if err != nil {
 		return Digest{}, 0, err
 	}
-	return ow.Digest(), ow.Size(), nil
+	return res.d, res.size, nil
 }
 
 // ReadObject decodes the object under key into w and verifies it. w has

@@ -44,7 +44,12 @@ func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path str
 	}
 	defer f.Close()
 	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name)}
-	res.Digest, res.Size, err = r.PutStream(ctx, res.Key, io.NewSectionReader(f, 0, 1<<40), true)
+	st, err := f.Stat()
+	if err != nil {
+		return PushResult{}, fmt.Errorf("push %s: %w", name, err)
+	}
+	res.Size = st.Size()
+	res.Digest, err = r.PutFile(ctx, res.Key, f, res.Size, true)
 	if err == nil {
 		return res, nil
 	}
@@ -83,7 +88,7 @@ func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, f *os.F
 		}
 	}
 	log.Warn("archived copy is damaged; replacing it with the pushed file", "wal", res.Name, "err", err)
-	if _, _, err := r.PutStream(ctx, res.Key, io.NewSectionReader(f, 0, 1<<40), false); err != nil {
+	if _, err := r.PutFile(ctx, res.Key, f, res.Size, false); err != nil {
 		return fmt.Errorf("push %s: replace damaged copy: %w", res.Name, err)
 	}
 	return nil
