@@ -195,8 +195,10 @@ type Backup struct {
 	Standby bool `yaml:"standby" usage:"take the backup from a healthy streaming replica instead of the leader"`
 	// ConfigFiles are files outside PGDATA (e.g. Debian's /etc/postgresql/15/main/*.conf) stored with each backup.
 	ConfigFiles []string `yaml:"config-files" usage:"files outside PGDATA to store with each backup (absolute paths on the database host)"`
-	// Workers is the number of parallel hash/compress/upload workers; 0 means one per core.
-	Workers int `yaml:"workers" usage:"parallel workers for backup and restore (0: one per core)"`
+	// Workers is the number of parallel hash/compress/upload workers of a
+	// backup, and of download/write workers of a restore; 0 means one per
+	// core for backup and three per core for restore.
+	Workers int `yaml:"workers" usage:"parallel workers for backup and restore (0: one per core for backup, three for restore)"`
 }
 
 // Values of Repo.Type.

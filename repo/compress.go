@@ -88,11 +88,7 @@ func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 	case CompressNone:
 		return io.NopCloser(r), nil
 	case CompressZstd:
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
-		if err != nil {
-			return nil, err
-		}
-		return d.IOReadCloser(), nil
+		return getZstdReader(r)
 	case CompressS2:
 		return io.NopCloser(s2.NewReader(r)), nil
 	case CompressGzip:
@@ -143,4 +139,42 @@ func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
 		return nil, err
 	}
 	return &pooledZstd{enc, pool}, nil
+}
+
+// zstd decoders are pooled like the encoders: a restore decodes thousands
+// of parts. They skip zstd's own frame checksum: every object carries a
+// SHA-256 (or HMAC) of its plain bytes, verified at its end.
+var zstdReaders sync.Pool // of *zstd.Decoder
+
+type pooledZstdReader struct{ d *zstd.Decoder }
+
+func (p *pooledZstdReader) Read(b []byte) (int, error) {
+	if p.d == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return p.d.Read(b)
+}
+
+// Close returns the decoder to its pool.
+func (p *pooledZstdReader) Close() error {
+	if p.d != nil {
+		p.d.Reset(nil)
+		zstdReaders.Put(p.d)
+		p.d = nil
+	}
+	return nil
+}
+
+func getZstdReader(r io.Reader) (io.ReadCloser, error) {
+	if d, ok := zstdReaders.Get().(*zstd.Decoder); ok {
+		if err := d.Reset(r); err != nil {
+			return nil, err
+		}
+		return &pooledZstdReader{d}, nil
+	}
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false), zstd.IgnoreChecksum(true))
+	if err != nil {
+		return nil, err
+	}
+	return &pooledZstdReader{d}, nil
 }

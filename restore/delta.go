@@ -75,7 +75,7 @@ func (w *writer) stashControl(f repo.File) ([]byte, error) {
 		if !same {
 			break
 		}
-		same, err = samePart(fd, part, h)
+		same, err = samePart(fd, part, h, make([]byte, 64<<10))
 	}
 	var data []byte
 	if err == nil && same {

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -27,9 +28,10 @@ const (
 // fixture is a memory repository holding cluster "main" with WAL segments
 // 2 and 3 of timeline 1 archived.
 type fixture struct {
-	r     *repo.Repo
-	c     *repo.ClusterInfo
-	store *memory.Memory
+	r        *repo.Repo
+	c        *repo.ClusterInfo
+	store    *memory.Memory
+	partSize int // of the backups it stores; 0: testPartSize
 }
 
 func newFixture(t *testing.T, pass []byte) *fixture {
@@ -82,7 +84,7 @@ func (f *fixture) backup(t *testing.T, label string, files map[string]string, ed
 		StartWAL: pg.SegmentName(1, 2, segSize), StopWAL: pg.SegmentName(1, 2, segSize),
 		StartTime: stop.Add(-time.Minute), StopTime: stop, Dirs: testDirs}
 	bw := f.r.NewBundleWriter(ctx, "main", label, 0)
-	m.Files = addFiles(t, bw, files)
+	m.Files = addFiles(t, bw, files, cmp.Or(f.partSize, testPartSize))
 	if err := bw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +100,9 @@ func (f *fixture) backup(t *testing.T, label string, files map[string]string, ed
 	return m
 }
 
-// addFiles adds the content of files to bw in parts and returns them as
+// addFiles adds the content of files to bw in parts of partSize bytes and returns them as
 // manifest files, sorted by path.
-func addFiles(t *testing.T, bw *repo.BundleWriter, files map[string]string) []repo.File {
+func addFiles(t *testing.T, bw *repo.BundleWriter, files map[string]string, partSize int) []repo.File {
 	t.Helper()
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -111,8 +113,8 @@ func addFiles(t *testing.T, bw *repo.BundleWriter, files map[string]string) []re
 	for _, p := range paths {
 		data := []byte(files[p])
 		fl := repo.File{Path: p, Size: int64(len(data)), Mode: 0o600, ModTime: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
-		for off := 0; off < len(data); off += testPartSize {
-			part, err := bw.Add(data[off:min(off+testPartSize, len(data))])
+		for off := 0; off < len(data); off += partSize {
+			part, err := bw.Add(data[off:min(off+partSize, len(data))])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -28,7 +28,7 @@ type Options struct {
 	TablespaceMap map[uint32]string
 	RestoreConfig bool   // write the backup's configuration files from outside PGDATA
 	ConfigDir     string // with RestoreConfig: into this directory, by base name; "": original paths
-	Workers       int    // parallel file writers; 0: runtime.NumCPU()
+	Workers       int    // parallel part writers; 0: three per core
 	// RestoreCommand is restore_command, e.g. from RestoreCommand().
 	RestoreCommand string
 	Logger         *slog.Logger
@@ -59,7 +59,9 @@ func (o *Options) Validate() error {
 	}
 	o.PGData = abs
 	if o.Workers == 0 {
-		o.Workers = runtime.NumCPU()
+		// Writes of new files bypass the page cache and wait on the
+		// disk: three workers per core keep the CPUs busy meanwhile.
+		o.Workers = 3 * runtime.NumCPU()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -136,7 +136,7 @@ func TestRestoreStandbyAndConfigFiles(t *testing.T) {
 		m.ConfigFiles = addFiles(t, bw, map[string]string{
 			filepath.Join(src, "postgresql.conf"): "shared_buffers = '1GB'\n",
 			filepath.Join(src, "pg_hba.conf"):     "local all all peer\n",
-		})
+		}, testPartSize)
 		if err := bw.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.tablespaceMap, "tablespace-map", nil, "OID=DIR: restore tablespace OID into DIR instead of its original location (repeatable)")
 	fs.StringVar(&o.restoreConfig, "restore-config", "", "restore the configuration files captured from outside PGDATA: to their original paths, or with =DIR into DIR")
 	fs.Lookup("restore-config").NoOptDefVal = originalPaths
-	fs.IntVar(&o.workers, "workers", 0, "files fetched and written in parallel (0: backup.workers, else one per core)")
+	fs.IntVar(&o.workers, "workers", 0, "file parts fetched and written in parallel (0: backup.workers, else three per core)")
 	fs.StringVar(&o.restoreCommand, "restore-command", "", "restore_command to write (default: this pgkeep with the restore's config and repository flags)")
 }
 
@@ -121,7 +121,7 @@ func (o *restoreOptions) options(cfg *configs.Config) (restore.Options, error) {
 		return opts, fmt.Errorf("--workers %d: want a positive number, or 0 for the default", o.workers)
 	}
 	if opts.Workers == 0 {
-		opts.Workers = cfg.Backup.Workers // 0 too: one per core
+		opts.Workers = cfg.Backup.Workers // 0 too: three per core
 	}
 	var err error
 	if opts.Target, err = restore.ParseTarget(o.target, time.Local); err != nil {
