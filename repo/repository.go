@@ -130,6 +130,19 @@ func (r *Repo) Storage() storage.Storage { return r.store }
 // Codec returns the object codec.
 func (r *Repo) Codec() *Codec { return r.codec }
 
+// WithCompression returns a view of the repository that writes objects
+// with compression c at level (0: its default); encryption stays. Every
+// object names its compression in its header, so readers need no setting.
+// It is meant for objects that are soon replaced, like a growing .partial
+// segment, where a cheap codec (s2) saves CPU at little cost in space.
+func (r *Repo) WithCompression(c Compression, level int) *Repo {
+	cp := *r
+	codec := *r.codec
+	codec.Compression, codec.Level = c, level
+	cp.codec = &codec
+	return &cp
+}
+
 // Encrypted reports whether the repository encrypts its objects.
 func (r *Repo) Encrypted() bool { return r.format.Cipher != nil }
 

@@ -85,7 +85,10 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return fmt.Errorf("spool: %s: %w", name, err)
 	}
-	if _, _, err := u.r.o.Repo.PutObject(ctx, repo.WALKey(u.r.o.Cluster.Name, name), data, false); err != nil {
+	// s2, not the repository's compression: the .partial is replaced
+	// every PartialInterval while it grows, then by the segment itself.
+	fast := u.r.o.Repo.WithCompression(repo.CompressS2, 0)
+	if _, _, err := fast.PutObject(ctx, repo.WALKey(u.r.o.Cluster.Name, name), data, false); err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
 	u.partialName, u.partialSize = st.Segment, n

@@ -2,6 +2,7 @@ package walarchive
 
 import (
 	"bytes"
+	"io"
 	"errors"
 	"os"
 	"path/filepath"
@@ -79,6 +80,18 @@ func TestUploaderPartial(t *testing.T) {
 	}
 	if got := (&uploadProbe{t, r}).get(cur + ".partial"); !bytes.Equal(got, seg[:1000]) {
 		t.Errorf(".partial has %d bytes, want the 1000 flushed", len(got))
+	}
+	// The .partial is compressed with s2 (byte 5 of the object header),
+	// whatever the repository's compression.
+	err := r.Storage().Get(t.Context(), repo.WALKey("main", cur+".partial"), 0, 8, func(rd io.Reader) error {
+		hdr, err := io.ReadAll(rd)
+		if err == nil && (len(hdr) != 8 || repo.Compression(hdr[5]) != repo.CompressS2) {
+			t.Errorf(".partial object header %x: want compression s2", hdr)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if st := u.r.Status(); st.Archived != 6*segSize+1000 {
 		t.Errorf("archived %s", st.Archived)

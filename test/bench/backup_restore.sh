@@ -399,7 +399,15 @@ breakdown() { # DS ROUND TYPE: phases of the pgkeep backup just run
 	res "$ds" "$r" pgkeep "$ty.t_complete" "$(epoch "$tc")"
 }
 
-# Restores into $work/restore-TOOL. restore_TOOL DS ROUND KIND(restore|delta)
+# Restores into $work/restore-TOOL. restore_TOOL DS ROUND KIND: restore (into
+# an empty directory), delta (onto that copy, right after), deltawarm (the same
+# again: the copy is now in the page cache for both tools), deltacold (the page
+# cache dropped first; root only). pgkeep writes large files with O_DIRECT, so
+# its copy is not in the page cache after its restore and its first delta
+# reads from disk, where pgBackRest's reads its copy from the page cache.
+cold_caches() { # KIND: drop the page cache before a deltacold run
+	if [ "$1" = deltacold ]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
+}
 restore_pgkeep() {
 	local ds=$1 r=$2 k=$3 d=$work/restore-pgkeep
 	local -a delta=()
@@ -407,6 +415,7 @@ restore_pgkeep() {
 		rm -rf "$d"
 		as_pg mkdir -m 0700 "$d"
 	else delta=(--delta); fi
+	cold_caches "$k"
 	timed "$ds" "$r" pgkeep "$k" "${PK[@]}" restore --pgdata "$d" --set "$(cat "$work/pgkeep.label")" "${delta[@]}"
 	post_restore "$ds" "$r" pgkeep "$k" "$d"
 }
@@ -417,6 +426,7 @@ restore_pgbr() {
 		rm -rf "$d"
 		as_pg mkdir -m 0700 "$d"
 	else delta=(--delta); fi
+	cold_caches "$k"
 	timed "$ds" "$r" pgbr "$k" "${PGBR[@]}" restore --pg1-path="$d" --set="$(cat "$work/pgbr.label")" "${delta[@]}"
 	post_restore "$ds" "$r" pgbr "$k" "$d"
 }
@@ -586,6 +596,10 @@ for ds in $DATASETS; do
 		backup_stream "$ds" "$r"
 		for t in "${order[@]}"; do "restore_$t" "$ds" "$r" restore; done
 		for t in "${order[@]}"; do "restore_$t" "$ds" "$r" delta; done
+		for t in "${order[@]}"; do "restore_$t" "$ds" "$r" deltawarm; done
+		if [ "$(id -u)" = 0 ]; then
+			for t in "${order[@]}"; do "restore_$t" "$ds" "$r" deltacold; done
+		fi
 		rm -rf "$work/restore-pgkeep" "$work/restore-pgbr"
 		sync
 	done
@@ -697,6 +711,8 @@ for ds in $DATASETS; do
 	pk_st=$(med "$ds" pgkeep full.stored x); br_st=$(med "$ds" pgbr full.stored x)
 	pk_r=$(med "$ds" pgkeep restore.wall x); br_r=$(med "$ds" pgbr restore.wall x)
 	pk_d=$(med "$ds" pgkeep delta.wall x); br_d=$(med "$ds" pgbr delta.wall x)
+	pk_dw=$(med "$ds" pgkeep deltawarm.wall x); br_dw=$(med "$ds" pgbr deltawarm.wall x)
+	pk_dc=$(med "$ds" pgkeep deltacold.wall x); br_dc=$(med "$ds" pgbr deltacold.wall x)
 	rbytes=$(med "$ds" pgkeep restore.bytes x)
 	disk_s=$(awk -v b="$rbytes" -v r="$disk_fdatasync" 'BEGIN { printf "%.2f", b / 1e6 / r }')
 	cat <<MD
@@ -721,7 +737,9 @@ Databases: $(awk -v x="$ndb" 'BEGIN { printf "%.0f MB", x / 1e6 }') ($(one "$ds"
 | restored bytes (MB) | $(fmt %.0f "$ds" pgkeep restore.bytes "$MB") | $(fmt %.0f "$ds" pgbr restore.bytes "$MB") | | | |
 | restore CPU user+sys (s) | $(fmt %.2f "$ds" pgkeep restore.cpu x) | $(fmt %.2f "$ds" pgbr restore.cpu x) | | | $(paired "$ds" restore.cpu x) |
 | restore peak RSS, largest / sum (MiB) | $(fmt %.0f "$ds" pgkeep restore.rss "$mib") / $(fmt %.0f "$ds" pgkeep restore.rsssum "$mib") | $(fmt %.0f "$ds" pgbr restore.rss "$mib") / $(fmt %.0f "$ds" pgbr restore.rsssum "$mib") | | | |
-| delta restore of the unchanged copy, wall (s) | $(fmt %.2f "$ds" pgkeep delta.wall x) | $(fmt %.2f "$ds" pgbr delta.wall x) | | | **$(ratio "$pk_d" "$br_d")** ($(prange "$ds" delta.wall x)) |
+| delta restore of the unchanged copy, right after the restore, wall (s) | $(fmt %.2f "$ds" pgkeep delta.wall x) | $(fmt %.2f "$ds" pgbr delta.wall x) | | | **$(ratio "$pk_d" "$br_d")** ($(prange "$ds" delta.wall x)) |
+| delta restore, again (copy in the page cache for both), wall (s) | $(fmt %.2f "$ds" pgkeep deltawarm.wall x) | $(fmt %.2f "$ds" pgbr deltawarm.wall x) | | | **$(ratio "$pk_dw" "$br_dw")** ($(prange "$ds" deltawarm.wall x)) |
+| delta restore, page cache dropped first, wall (s) | $(fmt %.2f "$ds" pgkeep deltacold.wall x) | $(fmt %.2f "$ds" pgbr deltacold.wall x) | | | **$(ratio "$pk_dc" "$br_dc")** ($(prange "$ds" deltacold.wall x)) |
 | delta restore CPU user+sys (s) | $(fmt %.2f "$ds" pgkeep delta.cpu x) | $(fmt %.2f "$ds" pgbr delta.cpu x) | | | $(paired "$ds" delta.cpu x) |
 | delta restore peak RSS, largest / sum (MiB) | $(fmt %.0f "$ds" pgkeep delta.rss "$mib") / $(fmt %.0f "$ds" pgkeep delta.rsssum "$mib") | $(fmt %.0f "$ds" pgbr delta.rss "$mib") / $(fmt %.0f "$ds" pgbr delta.rsssum "$mib") | | | |
 | big table's 1st segment identical after restore / delta | $(same "$ds" pgkeep restore) / $(same "$ds" pgkeep delta) | $(same "$ds" pgbr restore) / $(same "$ds" pgbr delta) | | | |
@@ -742,12 +760,14 @@ MD
 	g2a=$(awk -v a="$pk_r" -v b="$br_r" 'BEGIN { print (a <= b) }')
 	g2b=$(awk -v a="$pk_r" -v l="$disk_s" 'BEGIN { print (a <= 1.2 * l) }')
 	g3=$(awk -v a="$pk_d" -v b="$br_d" 'BEGIN { print (b / a >= 1.3) }')
+	g3w=$(awk -v a="$pk_dw" -v b="$br_dw" 'BEGIN { print (b / a >= 1.3) }')
+	g3c=$(awk -v a="$pk_dc" -v b="$br_dc" 'BEGIN { print (a > 0 && b / a >= 1.3) }')
 	cat <<MD
 $(awk -v x="$(vals "$ds" pgkeep full.others | stats | cut -d' ' -f1)" -v y="$(vals "$ds" pgbr full.others | stats | cut -d' ' -f1)" 'BEGIN { if (x > 0.2 || y > 0.2) printf "**Warning: other load of %.2f / %.2f CPUs during the backups: the machine was not quiet; numbers are unreliable.**\n\n", x, y }')Goals, data set $ds (medians):
 - backup >= 1.5x faster than pgBackRest at equal or smaller size: $(yn "$g1") — pgBackRest/pgkeep speed $(ratio "$br_b" "$pk_b")x, stored size pgkeep/pgBackRest $(ratio "$pk_st" "$br_st").
 - restore at least as fast as pgBackRest: $(yn "$g2a") — pgkeep $(f2 "$pk_r") s, pgBackRest $(f2 "$br_r") s (pgBackRest/pgkeep $(ratio "$br_r" "$pk_r")x).
 - restore within 1.2x of the disk's write limit: $(yn "$g2b") — writing $(awk -v b="$rbytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB at $disk_fdatasync MB/s (dd, fdatasync) takes $disk_s s; pgkeep takes $(f2 "$pk_r") s = $(ratio "$pk_r" "$disk_s")x that (pgBackRest $(ratio "$br_r" "$disk_s")x).
-- delta restore of an unchanged copy >= 1.3x faster than pgBackRest's: $(yn "$g3") — pgBackRest/pgkeep $(ratio "$br_d" "$pk_d")x ($(f2 "$pk_d") s vs $(f2 "$br_d") s).
+- delta restore of an unchanged copy >= 1.3x faster than pgBackRest's: right after the restore $(yn "$g3") — pgBackRest/pgkeep $(ratio "$br_d" "$pk_d")x ($(f2 "$pk_d") s vs $(f2 "$br_d") s); both copies in the page cache $(yn "$g3w") — $(ratio "$br_dw" "$pk_dw")x ($(f2 "$pk_dw") s vs $(f2 "$br_dw") s); page cache dropped $(yn "$g3c") — $(ratio "$br_dc" "$pk_dc")x ($(f2 "$pk_dc") s vs $(f2 "$br_dc") s).
 MD
 done
 
@@ -795,15 +815,15 @@ cat <<MD
 
 ### Per run
 
-| data set | round | tool | full backup (s) | stored (B) | restore (s) | sync after (s) | delta (s) | backup CPU (s) | backup RSS max / sum (KiB) | other load (CPUs) |
+| data set | round | tool | full backup (s) | stored (B) | restore (s) | sync after (s) | delta / again / cold (s) | backup CPU (s) | backup RSS max / sum (KiB) | other load (CPUs) |
 |---|---|---|---|---|---|---|---|---|---|---|
 MD
 for ds in $DATASETS; do
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for t in pgkeep pgbr pgbb stream; do
 			v() { awk -v d="$ds" -v r="$r" -v t="$t" -v m="$1" '$1 == d && $2 == r && $3 == t && $4 == m { print $5 }' "$R"; }
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n' "$ds" "$r" "$t" \
-				"$(v full.wall)" "$(v full.stored)" "$(v restore.wall)" "$(v restore.sync)" "$(v delta.wall)" \
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s | %s |\n' "$ds" "$r" "$t" \
+				"$(v full.wall)" "$(v full.stored)" "$(v restore.wall)" "$(v restore.sync)" "$(v delta.wall)" "$(v deltawarm.wall)" "$(v deltacold.wall)" \
 				"$(v full.cpu)" "$(v full.rss)" "$(v full.rsssum)" "$(v full.others)"
 		done
 	done
