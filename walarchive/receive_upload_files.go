@@ -58,9 +58,12 @@ func (u *uploader) pushEndedPartial(ctx context.Context, w pg.WALName) error {
 	return u.sp.remove(w.Name)
 }
 
-// uploadPartial puts the current segment's WAL that is durable in the
-// spool into the repository as <segment>.partial, replacing the previous
-// one, if it grew since.
+// uploadPartial puts the current segment's WAL received so far into the
+// repository as <segment>.partial, replacing the previous one, if it grew
+// since. It takes what is written to the spool, not only what is fsynced
+// there: the object is durable in the repository on its own, and the spool
+// is fsynced only once per status interval, which would add that much to
+// the archive's lag.
 func (u *uploader) uploadPartial(ctx context.Context) error {
 	st := u.r.Status()
 	w, err := pg.ParseWALName(st.Segment)
@@ -68,7 +71,7 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 		return nil // not streaming yet
 	}
 	start := w.StartLSN(u.r.segSize())
-	n := int64(st.Flushed) - int64(start)
+	n := int64(st.Received) - int64(start)
 	if n <= 0 || n > u.r.segSize() || st.Segment == u.partialName && n == u.partialSize {
 		return nil
 	}
@@ -81,14 +84,10 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	data := make([]byte, n)
-	if _, err := f.ReadAt(data, 0); err != nil {
-		return fmt.Errorf("spool: %s: %w", name, err)
-	}
 	// s2, not the repository's compression: the .partial is replaced
 	// every PartialInterval while it grows, then by the segment itself.
 	fast := u.r.o.Repo.WithCompression(repo.CompressS2, 0)
-	if _, _, err := fast.PutObject(ctx, repo.WALKey(u.r.o.Cluster.Name, name), data, false); err != nil {
+	if _, err := fast.PutFile(ctx, repo.WALKey(u.r.o.Cluster.Name, name), f, n, false); err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
 	u.partialName, u.partialSize = st.Segment, n

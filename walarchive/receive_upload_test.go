@@ -2,8 +2,8 @@ package walarchive
 
 import (
 	"bytes"
-	"io"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,7 +21,7 @@ func newTestUploader(t *testing.T, current string, flushed pg.LSN) (*uploader, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc.update(func(st *ReceiverStatus) { st.Segment, st.Flushed = current, flushed })
+	rc.update(func(st *ReceiverStatus) { st.Segment, st.Received, st.Flushed = current, flushed, flushed })
 	return newUploader(rc, &spool{dir: dir}), r, dir
 }
 
@@ -74,12 +74,15 @@ func TestUploaderPartial(t *testing.T) {
 	const cur = "000000010000000000000006"
 	seg := fakeSegment(cur, 42, 7)
 	u, r, dir := newTestUploader(t, cur, 6*segSize+1000)
-	write(t, dir, cur+".partial", seg[:5000]) // received beyond the flushed 1000
+	// 3000 bytes received, 1000 of them fsynced; the file holds more (an
+	// earlier run's copy): the .partial is what was received.
+	u.r.update(func(st *ReceiverStatus) { st.Received = 6*segSize + 3000 })
+	write(t, dir, cur+".partial", seg[:5000])
 	if err := u.uploadPartial(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := (&uploadProbe{t, r}).get(cur + ".partial"); !bytes.Equal(got, seg[:1000]) {
-		t.Errorf(".partial has %d bytes, want the 1000 flushed", len(got))
+	if got := (&uploadProbe{t, r}).get(cur + ".partial"); !bytes.Equal(got, seg[:3000]) {
+		t.Errorf(".partial has %d bytes, want the 3000 received", len(got))
 	}
 	// The .partial is compressed with s2 (byte 5 of the object header),
 	// whatever the repository's compression.
@@ -93,7 +96,7 @@ func TestUploaderPartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := u.r.Status(); st.Archived != 6*segSize+1000 {
+	if st := u.r.Status(); st.Archived != 6*segSize+3000 {
 		t.Errorf("archived %s", st.Archived)
 	}
 }
