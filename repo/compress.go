@@ -62,17 +62,7 @@ func newCompressor(w io.Writer, c Compression, level, concurrency int) (io.Write
 		}
 		return getZstd(w, level, concurrency)
 	case CompressS2:
-		var opts []s2.WriterOption
-		if concurrency > 0 {
-			opts = append(opts, s2.WriterConcurrency(concurrency))
-		}
-		switch level {
-		case 2:
-			opts = append(opts, s2.WriterBetterCompression())
-		case 3:
-			opts = append(opts, s2.WriterBestCompression())
-		}
-		return s2.NewWriter(w, opts...), nil
+		return getS2(w, level, concurrency), nil
 	case CompressGzip:
 		if level == 0 {
 			level = 6
@@ -102,9 +92,9 @@ const zstdWindow = 2 << 20
 
 // zstd encoders are costly to build (large tables): keep them in pools per
 // level and concurrency, so that many small objects do not each pay for one.
-type zstdKey struct{ level, concurrency int }
+type codecKey struct{ level, concurrency int }
 
-var zstdPools sync.Map // zstdKey -> *sync.Pool of *zstd.Encoder
+var zstdPools sync.Map // codecKey -> *sync.Pool of *zstd.Encoder
 
 type pooledZstd struct {
 	*zstd.Encoder
@@ -120,7 +110,7 @@ func (p *pooledZstd) Close() error {
 }
 
 func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
-	key := zstdKey{level, concurrency}
+	key := codecKey{level, concurrency}
 	pi, _ := zstdPools.LoadOrStore(key, &sync.Pool{})
 	pool := pi.(*sync.Pool)
 	if enc, ok := pool.Get().(*zstd.Encoder); ok {
@@ -177,4 +167,40 @@ func getZstdReader(r io.Reader) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return &pooledZstdReader{d}, nil
+}
+
+// s2 writers hold a few MiB of block buffers each: pooled too.
+var s2Pools sync.Map // codecKey -> *sync.Pool of *s2.Writer
+
+type pooledS2 struct {
+	*s2.Writer
+	pool *sync.Pool
+}
+
+// Close flushes the stream and returns the writer to its pool.
+func (p *pooledS2) Close() error {
+	err := p.Writer.Close()
+	p.Writer.Reset(nil)
+	p.pool.Put(p.Writer)
+	return err
+}
+
+func getS2(w io.Writer, level, concurrency int) io.WriteCloser {
+	pi, _ := s2Pools.LoadOrStore(codecKey{level, concurrency}, &sync.Pool{})
+	pool := pi.(*sync.Pool)
+	if sw, ok := pool.Get().(*s2.Writer); ok {
+		sw.Reset(w)
+		return &pooledS2{sw, pool}
+	}
+	var opts []s2.WriterOption
+	if concurrency > 0 {
+		opts = append(opts, s2.WriterConcurrency(concurrency))
+	}
+	switch level {
+	case 2:
+		opts = append(opts, s2.WriterBetterCompression())
+	case 3:
+		opts = append(opts, s2.WriterBestCompression())
+	}
+	return &pooledS2{s2.NewWriter(w, opts...), pool}
 }

@@ -139,6 +139,7 @@ func (r *Repo) WithCompression(c Compression, level int) *Repo {
 	cp := *r
 	codec := *r.codec
 	codec.Compression, codec.Level = c, level
+	codec.Concurrency = 1 // a cheap codec needs no help, and its buffers are per goroutine
 	cp.codec = &codec
 	return &cp
 }
