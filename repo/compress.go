@@ -119,8 +119,9 @@ func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
 	}
 	// A 2 MiB window, as libzstd uses at level 3: the ratio is the same on
 	// WAL and relation files, and each encoder touches far less memory
-	// (page faults dominate a one-shot archive-push otherwise).
-	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithWindowSize(zstdWindow)}
+	// (page faults dominate a one-shot archive-push otherwise). No zstd
+	// frame checksum: the object's SHA-256 (or HMAC) covers the plain bytes.
+	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false)}
 	if concurrency > 0 {
 		opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
 	}
