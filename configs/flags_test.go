@@ -44,7 +44,7 @@ func TestFlagNames(t *testing.T) {
 		"pg-parameters", "ha-name", "ha-ttl", "ha-loop-wait", "ha-retry-timeout", "ha-maximum-lag-on-failover-mb",
 		"ha-synchronous-mode", "ha-synchronous-mode-strict", "ha-nofailover", "ha-failover-priority",
 		"ha-listen", "ha-connect-address", "ha-pg-connect-address", "ha-tls-cert-file", "ha-tls-key-file", "ha-client-ca-file", "ha-ca-file",
-		"ha-token-file", "ha-replica-method", "ha-permanent-slots",
+		"ha-token-file", "ha-replica-method", "ha-permanent-slots", "ha-stall-timeout",
 		"ha-bootstrap-method", "ha-bootstrap-cluster", "ha-bootstrap-set", "ha-bootstrap-target-time",
 	}
 	fs := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)

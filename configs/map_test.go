@@ -54,6 +54,7 @@ func TestValidateHA(t *testing.T) {
 		{"listen", func(h *HA) { h.Listen = "8008" }, `ha.listen: "8008" is not host:port`},
 		{"slot", func(h *HA) { h.PermanentSlots = []string{"Bad-Slot"} }, `ha.permanent-slots: "Bad-Slot"`},
 		{"replica method", func(h *HA) { h.ReplicaMethod = "rsync" }, `ha.replica-method: "rsync" is not one of backup, basebackup`},
+		{"stall timeout", func(h *HA) { h.StallTimeout = time.Second }, "ha.stall-timeout: must be at least 10s"},
 		{"bootstrap", func(h *HA) { h.Bootstrap.Method = "clone" }, `ha.bootstrap.method: "clone" is not one of initdb, backup`},
 		{"half TLS", func(h *HA) { h.TLSCertFile = "/c.pem" }, "ha.tls-cert-file: give both"},
 	} {

@@ -166,6 +166,10 @@ type HA struct {
 	// ReplicaMethod is how a new replica gets its data: backup (the newest backup in the
 	// repository, then streaming) or basebackup (pg_basebackup from the leader).
 	ReplicaMethod string `yaml:"replica-method" usage:"ha: how replicas are created: backup|basebackup"`
+	// StallTimeout: a replica behind the leader that neither streams nor replays
+	// anything for this long (its WAL is gone from the leader and the archive) is
+	// re-cloned like a failed rewind.
+	StallTimeout time.Duration `yaml:"stall-timeout" usage:"ha: a replica stuck behind the leader this long is re-cloned"`
 	// PermanentSlots are physical slots kept on every member (the repository server's).
 	PermanentSlots []string  `yaml:"permanent-slots" usage:"ha: physical replication slots kept on every member"`
 	Bootstrap      Bootstrap `yaml:"bootstrap"`
@@ -248,6 +252,7 @@ func Defaults() *Config {
 			MaximumLagOnFailoverMB: 1,
 			Listen:                 "127.0.0.1:8008",
 			ReplicaMethod:          "backup",
+			StallTimeout:           time.Minute,
 			Bootstrap:              Bootstrap{Method: "initdb", Set: "latest"},
 		},
 		Server: Server{

@@ -215,6 +215,8 @@ func (h *HA) validate() error {
 		return invalid("ha.retry-timeout", "must be positive and below ha.ttl (%s), got %s", h.TTL, h.RetryTimeout)
 	case h.MaximumLagOnFailoverMB < 0:
 		return invalid("ha.maximum-lag-on-failover-mb", "%d is negative", h.MaximumLagOnFailoverMB)
+	case h.StallTimeout < 10*time.Second:
+		return invalid("ha.stall-timeout", "must be at least 10s (a replica catching up after a restart is not stuck), got %s", h.StallTimeout)
 	case h.SynchronousModeStrict && !h.SynchronousMode:
 		return invalid("ha.synchronous-mode-strict", "needs ha.synchronous-mode")
 	case (h.TLSCertFile == "") != (h.TLSKeyFile == ""):

@@ -360,6 +360,15 @@ func (c *chunkWriter) Flush() error {
 		}
 	}
 	_, err := fd.WriteAt(data, c.off)
+	if err != nil && fd == job.fd && job.direct && errors.Is(err, syscall.EINVAL) {
+		// The file system took O_DIRECT at open but refuses the write
+		// (a stricter alignment): write through the page cache instead.
+		var perr error
+		if fd, perr = job.plainFD(); perr != nil {
+			return perr
+		}
+		_, err = fd.WriteAt(c.buf, c.off)
+	}
 	c.off += int64(len(c.buf))
 	c.buf = c.buf[:0]
 	return err
