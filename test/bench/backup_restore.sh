@@ -17,7 +17,7 @@
 #     pushes second: each backup's wait for its last WAL segment then includes
 #     both pushes, the same handicap for both). autovacuum=off, so that nothing
 #     changes the data between runs. pgkeep: `create` on a posix repository
-#     (zstd level 3, the default; workers = cores). pgBackRest: stanza-create on
+#     (zstd level 3, the default; backup workers = cores, restore workers = 3 x cores). pgBackRest: stanza-create on
 #     a posix repository, compress-type=zst, compress-level=3, process-max=2,
 #     start-fast=y, archive-check default (y), file log level info.
 #  2. Measures the disk once: dd 2000 MiB of zeros with conv=fdatasync (the
@@ -681,14 +681,14 @@ mib='x / 1024'
 cat <<MD
 ## Backup and restore (issue 3)
 
-- date: 2026-11-22 (run $run_date)
+- date: $run_date
 - machine: $(nproc) CPUs ($cpu_model), $mem RAM, $(uname -sr); work directory (server, both repositories, restores) on $fs_line ($fs_opts)
 - disk write rate (dd ${DD_MB} MiB of zeros, one file): **$disk_fdatasync MB/s with conv=fdatasync**, $disk_direct MB/s with oflag=direct (bs=1M)
 - $pgk_ver; $pgbr_ver; PostgreSQL $("$PGBIN/postgres" -V | awk '{ print $3 }')
 - command: \`$CMDLINE\` (as root, from the repository root)
 - server: initdb -k (data checksums), shared_buffers=256MB, autovacuum=off, archive_mode=on, archive_command pushing into both
   repositories (the tool being measured pushes second, so each backup's wait for its last WAL includes both pushes)
-- pgkeep: posix repository, zstd level 3 (default), workers = cores (default); pgBackRest: posix repository, compress-type=zst,
+- pgkeep: posix repository, zstd level 3 (default), backup workers = cores, restore workers = 3 x cores (the defaults); pgBackRest: posix repository, compress-type=zst,
   compress-level=3, process-max=2, start-fast=y, archive-check=y (default), file log level info; pg_basebackup: -Ft -X none -c fast
   --compress=server-zstd:3 into a directory (fsync'd, the default), and -Ft -X none -D - >/dev/null (no compression: the bare stream)
 - each round: CHECKPOINT before every backup, untimed \`sync\` and a wait for an idle machine (< 0.3 CPUs busy over 1 s; waited
