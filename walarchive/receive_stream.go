@@ -82,6 +82,10 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 	}
 	s.inCopy = true
 	s.nextStatus = time.Now().Add(s.r.o.StatusInterval)
+	if !s.r.o.Synchronous {
+		batchReads(s.conn.Conn(), true)
+		defer batchReads(s.conn.Conn(), false)
+	}
 	for {
 		msg, err := s.receive(ctx)
 		if ctx.Err() != nil {
@@ -97,6 +101,7 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 			err = s.copyData(m.Data)
 		case *pgproto3.CopyDone:
 			s.inCopy = false
+			batchReads(s.conn.Conn(), false) // the replies that follow are short
 			tli, at, err := s.endCopy(ctx)
 			if err != nil {
 				return position{}, fmt.Errorf("end of timeline %d on %s: %w", s.tli, s.r.server(), err)
