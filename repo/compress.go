@@ -62,7 +62,7 @@ func newCompressor(w io.Writer, c Compression, level, concurrency int) (io.Write
 		}
 		return getZstd(w, level, concurrency)
 	case CompressS2:
-		return getS2(w, level, concurrency), nil
+		return getS2(w, level, concurrency)
 	case CompressGzip:
 		if level == 0 {
 			level = 6
@@ -90,46 +90,82 @@ func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 // zstdWindow is the zstd window size for every object.
 const zstdWindow = 2 << 20
 
-// zstd encoders are costly to build (large tables): keep them in pools per
-// level and concurrency, so that many small objects do not each pay for one.
-type codecKey struct{ level, concurrency int }
+// Compressors are costly to build (zstd's tables, s2's block buffers):
+// they are kept in pools per codec, level and concurrency, so that many
+// small objects do not each pay for one.
+type poolKey struct {
+	c                  Compression
+	level, concurrency int
+}
 
-var zstdPools sync.Map // codecKey -> *sync.Pool of *zstd.Encoder
+var writerPools sync.Map // poolKey -> *sync.Pool
 
-type pooledZstd struct {
-	*zstd.Encoder
+// resettable is a compressor that can start over on another writer.
+type resettable interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+type pooledWriter[W resettable] struct {
+	w    W
 	pool *sync.Pool
 }
 
-// Close ends the frame and returns the encoder to its pool.
-func (p *pooledZstd) Close() error {
-	err := p.Encoder.Close()
-	p.Encoder.Reset(nil)
-	p.pool.Put(p.Encoder)
+func (p *pooledWriter[W]) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+// Close ends the stream and returns the compressor to its pool.
+func (p *pooledWriter[W]) Close() error {
+	err := p.w.Close()
+	p.w.Reset(nil)
+	p.pool.Put(p.w)
 	return err
 }
 
-func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
-	key := codecKey{level, concurrency}
-	pi, _ := zstdPools.LoadOrStore(key, &sync.Pool{})
+// pooled returns a compressor writing to w from the pool of key, or a new
+// one from build.
+func pooled[W resettable](key poolKey, w io.Writer, build func() (W, error)) (io.WriteCloser, error) {
+	pi, _ := writerPools.LoadOrStore(key, &sync.Pool{})
 	pool := pi.(*sync.Pool)
-	if enc, ok := pool.Get().(*zstd.Encoder); ok {
-		enc.Reset(w)
-		return &pooledZstd{enc, pool}, nil
+	if pw, ok := pool.Get().(W); ok {
+		pw.Reset(w)
+		return &pooledWriter[W]{pw, pool}, nil
 	}
-	// A 2 MiB window, as libzstd uses at level 3: the ratio is the same on
-	// WAL and relation files, and each encoder touches far less memory
-	// (page faults dominate a one-shot archive-push otherwise). No zstd
-	// frame checksum: the object's SHA-256 (or HMAC) covers the plain bytes.
-	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false)}
-	if concurrency > 0 {
-		opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
-	}
-	enc, err := zstd.NewWriter(w, opts...)
+	pw, err := build()
 	if err != nil {
 		return nil, err
 	}
-	return &pooledZstd{enc, pool}, nil
+	return &pooledWriter[W]{pw, pool}, nil
+}
+
+func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
+	return pooled(poolKey{CompressZstd, level, concurrency}, w, func() (*zstd.Encoder, error) {
+		// A 2 MiB window, as libzstd uses at level 3: the ratio is the
+		// same on WAL and relation files, and each encoder touches far
+		// less memory (page faults dominate a one-shot archive-push
+		// otherwise). No zstd frame checksum: the object's SHA-256 (or
+		// HMAC) covers the plain bytes.
+		opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false)}
+		if concurrency > 0 {
+			opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
+		}
+		return zstd.NewWriter(w, opts...)
+	})
+}
+
+func getS2(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
+	return pooled(poolKey{CompressS2, level, concurrency}, w, func() (*s2.Writer, error) {
+		var opts []s2.WriterOption
+		if concurrency > 0 {
+			opts = append(opts, s2.WriterConcurrency(concurrency))
+		}
+		switch level {
+		case 2:
+			opts = append(opts, s2.WriterBetterCompression())
+		case 3:
+			opts = append(opts, s2.WriterBestCompression())
+		}
+		return s2.NewWriter(w, opts...), nil
+	})
 }
 
 // zstd decoders are pooled like the encoders: a restore decodes thousands
@@ -168,40 +204,4 @@ func getZstdReader(r io.Reader) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return &pooledZstdReader{d}, nil
-}
-
-// s2 writers hold a few MiB of block buffers each: pooled too.
-var s2Pools sync.Map // codecKey -> *sync.Pool of *s2.Writer
-
-type pooledS2 struct {
-	*s2.Writer
-	pool *sync.Pool
-}
-
-// Close flushes the stream and returns the writer to its pool.
-func (p *pooledS2) Close() error {
-	err := p.Writer.Close()
-	p.Writer.Reset(nil)
-	p.pool.Put(p.Writer)
-	return err
-}
-
-func getS2(w io.Writer, level, concurrency int) io.WriteCloser {
-	pi, _ := s2Pools.LoadOrStore(codecKey{level, concurrency}, &sync.Pool{})
-	pool := pi.(*sync.Pool)
-	if sw, ok := pool.Get().(*s2.Writer); ok {
-		sw.Reset(w)
-		return &pooledS2{sw, pool}
-	}
-	var opts []s2.WriterOption
-	if concurrency > 0 {
-		opts = append(opts, s2.WriterConcurrency(concurrency))
-	}
-	switch level {
-	case 2:
-		opts = append(opts, s2.WriterBetterCompression())
-	case 3:
-		opts = append(opts, s2.WriterBestCompression())
-	}
-	return &pooledS2{s2.NewWriter(w, opts...), pool}
 }
