@@ -22,13 +22,7 @@ import (
 const haToken = "s3cret-ha-token"
 
 // ctlMember is a `pgkeep ha` process beside its PostgreSQL.
-type ctlMember struct {
-	name   string
-	pg     *harness.Postgres
-	config string
-	api    string
-	proc
-}
+type ctlMember struct{ agent }
 
 // haCluster is three members and the configuration ctl runs with.
 type haCluster struct {
@@ -67,31 +61,15 @@ func startHACluster(t *testing.T) *haCluster {
 // startCtlMember writes the member's configuration and starts its agent.
 func startCtlMember(t *testing.T, hc *haCluster, name string, p *harness.Postgres, base string) *ctlMember {
 	t.Helper()
-	dir := harness.Dir(t)
-	port := harness.FreePort(t)
-	m := &ctlMember{name: name, pg: p, config: filepath.Join(dir, "ha.yaml"), api: fmt.Sprintf("http://127.0.0.1:%d", port),
-		proc: proc{log: filepath.Join(dir, "ha.log")}}
-	yaml := strings.Replace(base, "ha:\n", fmt.Sprintf("ha:\n  name: %s\n  listen: 127.0.0.1:%d\n", name, port), 1) +
+	m := &ctlMember{newAgent(t, name)}
+	m.pg = p
+	yaml := strings.Replace(base, "ha:\n", fmt.Sprintf("ha:\n  name: %s\n  listen: 127.0.0.1:%d\n", name, m.port), 1) +
 		fmt.Sprintf("pg:\n  data: %s\n  host: %s\n  port: %d\n  bin: %s\n", p.DataDir, p.Host, p.Port, filepath.Dir(harness.PGBin("pg_ctl")))
 	writeFile(t, m.config, yaml)
-	m.start(t)
-	t.Cleanup(func() { m.stop(t) })
+	m.start(t, context.Background(), nil)
+	t.Cleanup(func() { m.stop(t, 90*time.Second) })
 	return m
 }
-
-func (m *ctlMember) start(t *testing.T) {
-	t.Helper()
-	m.proc.start(t, context.Background(), nil, "--config", m.config, "ha")
-}
-
-// stop sends SIGTERM and waits (the agent stops a primary first).
-func (m *ctlMember) stop(t *testing.T) {
-	if !m.terminate(90 * time.Second) {
-		t.Errorf("agent %s did not stop on SIGTERM\n%s", m.name, m.logTail())
-	}
-}
-
-func (m *ctlMember) logTail() string { return tailFile(m.log, 30) }
 
 // ctl runs pgkeep ctl with the cluster's configuration.
 func (hc *haCluster) ctl(t *testing.T, env []string, args ...string) result {

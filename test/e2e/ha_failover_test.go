@@ -55,7 +55,7 @@ func TestHAFailover(t *testing.T) {
 		t.Logf("kill -9 of member %s to the first write on %s: %s", p.name, next.name, first.acked.Sub(killed).Round(time.Millisecond))
 		t.Logf("acknowledged writes on %s lost (asynchronous replication): %d", p.name, len(probe.lost(t, p.name, killed, next)))
 		restarted := time.Now()
-		p.start(t)
+		p.start(t, t.Context(), nil)
 		waitRejoined(t, 90*time.Second, p, next)
 		t.Logf("%s rejoined as a replica %s after its agent was restarted (rewinds decided so far: %d)", p.name, time.Since(restarted).Round(time.Millisecond), p.rewinds())
 		p = next
@@ -80,7 +80,7 @@ func TestHAFailover(t *testing.T) {
 		took := time.Since(healed)
 		t.Logf("%s rejoined as a replica %s after the bridge was healed (rewinds decided so far: %d)", p.name, took.Round(time.Millisecond), p.rewinds())
 		if took > 10*time.Second {
-			t.Logf("slow rejoin; %s's agent log (tail):\n%s", p.name, p.logTail(25))
+			t.Logf("slow rejoin; %s's agent log (tail):\n%s", p.name, p.logTail())
 		}
 	})
 	probe.stop()

@@ -16,22 +16,16 @@ import (
 
 // haMember is a `pgkeep ha` process on its own, initially empty, data
 // directory.
-type haMember struct {
-	name, config, api string
-	pg                *harness.Postgres
-	proc
-}
+type haMember struct{ agent }
 
 // startHAMember starts `pgkeep ha` for member name of cluster with the
 // repository repo and extra YAML under ha:.
 func startHAMember(t *testing.T, etcd *harness.Etcd, repo repoSetup, cluster, name, haExtra string) *haMember {
 	t.Helper()
-	dir := harness.Dir(t)
-	port, apiPort := harness.FreePort(t), harness.FreePort(t)
+	m := &haMember{newAgent(t, name)}
+	dir, port := m.dir, harness.FreePort(t)
 	data := filepath.Join(dir, "data")
-	m := &haMember{name: name, config: filepath.Join(dir, "pgkeep.yaml"), proc: proc{log: filepath.Join(dir, "ha.log")},
-		api: fmt.Sprintf("http://127.0.0.1:%d", apiPort),
-		pg:  harness.Managed(t, data, port, dir, filepath.Join(data, "pg_ctl.log"))}
+	m.pg = harness.Managed(t, data, port, dir, filepath.Join(data, "pg_ctl.log"))
 	writeFile(t, m.config, fmt.Sprintf(`cluster: %s
 log-level: info
 %spg:
@@ -46,8 +40,8 @@ log-level: info
 %sha:
   name: %s
   listen: 127.0.0.1:%d
-%s`, cluster, repo.yaml, data, port, filepath.Dir(harness.PGBin("pg_ctl")), dir, etcdYAML(etcd), name, apiPort, haExtra))
-	m.proc.start(t, context.Background(), repo.env, "--config", m.config, "ha")
+%s`, cluster, repo.yaml, data, port, filepath.Dir(harness.PGBin("pg_ctl")), dir, etcdYAML(etcd), name, m.port, haExtra))
+	m.start(t, context.Background(), repo.env)
 	t.Cleanup(func() {
 		m.terminate(60 * time.Second)
 		if t.Failed() {
@@ -55,30 +49,6 @@ log-level: info
 		}
 	})
 	return m
-}
-
-// waitCheck waits until the member's REST check answers 200.
-func (m *haMember) waitCheck(t *testing.T, timeout time.Duration, path string) {
-	t.Helper()
-	harness.Wait(t, timeout, m.name+" to answer "+path+" with 200", func() (bool, error) {
-		select {
-		case <-m.exited:
-			return false, fmt.Errorf("pgkeep ha %s exited: %v\n%s", m.name, m.err, tailFile(m.log, 30))
-		default:
-		}
-		resp, err := (&http.Client{Timeout: time.Second}).Get(m.api + path)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-}
-
-// logged reports whether the agent logged a message.
-func (m *haMember) logged(msg string) bool {
-	b, _ := os.ReadFile(m.log)
-	return strings.Contains(string(b), `"msg":"`+msg+`"`)
 }
 
 // waitArchived switches WAL on the member and waits until the archiver
@@ -106,7 +76,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 	etcd := harness.StartEtcd(t)
 	repo := posixRepo(t)
 	a := startHAMember(t, etcd, repo, "src", "a", "")
-	a.waitCheck(t, 2*time.Minute, "/primary")
+	a.waitCheck(t, 2*time.Minute, "/primary", http.StatusOK)
 	a.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY); INSERT INTO marks SELECT generate_series(1, 100)")
 	mustPgkeep(t, repo.env, "--config", a.config, "backup", "--type", "full")
 	a.pg.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
@@ -118,7 +88,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 	t.Run("replica from the newest backup", func(t *testing.T) {
 		start := time.Now()
 		b := startHAMember(t, etcd, repo, "src", "b", "  replica-method: backup\n")
-		b.waitCheck(t, 2*time.Minute, "/replica")
+		b.waitCheck(t, 2*time.Minute, "/replica", http.StatusOK)
 		harness.Wait(t, time.Minute, "b to stream from a", func() (bool, error) {
 			v, err := b.pg.TryQueryString(t.Context(), "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none')")
 			return v == "streaming", err
@@ -141,7 +111,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 	t.Run("new cluster from a backup set to a time", func(t *testing.T) {
 		n := startHAMember(t, etcd, repo, "dst", "n1", fmt.Sprintf("  bootstrap:\n    method: backup\n    cluster: src\n    set: latest\n    target-time: %q\n",
 			target.UTC().Format("2006-01-02 15:04:05.999999-07")))
-		n.waitCheck(t, 3*time.Minute, "/primary")
+		n.waitCheck(t, 3*time.Minute, "/primary", http.StatusOK)
 		if err := isPrefix(ids(t, n.pg), 200); err != nil {
 			t.Fatalf("the new cluster, recovered to between rows 200 and 201: %v", err)
 		}
@@ -180,7 +150,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 		// A second member of the new cluster: no backup of dst yet, so
 		// pg_basebackup from its leader.
 		n2 := startHAMember(t, etcd, repo, "dst", "n2", "")
-		n2.waitCheck(t, 2*time.Minute, "/replica")
+		n2.waitCheck(t, 2*time.Minute, "/replica", http.StatusOK)
 		n.pg.Exec(t, "INSERT INTO marks VALUES (1001)")
 		harness.Wait(t, time.Minute, "n2 to have the new row", func() (bool, error) {
 			v, err := n2.pg.TryQueryString(t.Context(), "SELECT count(*) FROM marks")

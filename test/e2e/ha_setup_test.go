@@ -21,14 +21,11 @@ type bridgedCluster struct {
 	members []*haNode
 }
 
-// haNode is one member: its PostgreSQL and its agent process.
+// haNode is one member: its PostgreSQL and its agent process, which
+// reaches etcd through bridge.
 type haNode struct {
-	name   string
-	pg     *harness.Postgres
-	api    string // http://127.0.0.1:PORT, the agent's REST API
-	config string
+	agent
 	bridge *bridge // the agent's way to etcd
-	proc
 }
 
 // haStatus is the part of an agent's GET /patroni answer the tests read.
@@ -55,10 +52,10 @@ func startBridgedCluster(t *testing.T, n int) *bridgedCluster {
 	for i, p := range servers {
 		c.members = append(c.members, c.newMember(t, fmt.Sprintf("m%d", i+1), p))
 	}
-	c.members[0].start(t)
+	c.members[0].start(t, t.Context(), nil)
 	c.members[0].waitCheck(t, 30*time.Second, "/primary", http.StatusOK)
 	for _, m := range c.members[1:] {
-		m.start(t)
+		m.start(t, t.Context(), nil)
 	}
 	for _, m := range c.members[1:] {
 		m.waitCheck(t, 30*time.Second, "/replica", http.StatusOK)
@@ -69,15 +66,8 @@ func startBridgedCluster(t *testing.T, n int) *bridgedCluster {
 // newMember writes the configuration of a member's agent.
 func (c *bridgedCluster) newMember(t *testing.T, name string, p *harness.Postgres) *haNode {
 	t.Helper()
-	dir := harness.Dir(t)
-	port := harness.FreePort(t)
-	m := &haNode{
-		name: name, pg: p,
-		api:    fmt.Sprintf("http://127.0.0.1:%d", port),
-		config: filepath.Join(dir, "pgkeep.yaml"),
-		proc:   proc{log: filepath.Join(dir, "agent.log")},
-		bridge: startBridge(t, strings.TrimPrefix(c.etcd.Endpoints[0], "http://")),
-	}
+	m := &haNode{agent: newAgent(t, name), bridge: startBridge(t, strings.TrimPrefix(c.etcd.Endpoints[0], "http://"))}
+	m.pg = p
 	writeFile(t, m.config, fmt.Sprintf(`cluster: main
 log-level: info
 pg:
@@ -91,54 +81,15 @@ etcd:
 ha:
   name: %s
   listen: 127.0.0.1:%d
-`, p.DataDir, p.Port, filepath.Dir(harness.PGBin("pg_ctl")), m.bridge.Addr, name, port))
+`, p.DataDir, p.Port, filepath.Dir(harness.PGBin("pg_ctl")), m.bridge.Addr, name, m.port))
 	t.Cleanup(func() {
-		m.stop(t)
+		m.stop(t, 60*time.Second)
 		if t.Failed() {
-			t.Logf("agent %s log (tail):\n%s\nPostgreSQL log (tail):\n%s\n%s", name, m.logTail(30),
+			t.Logf("agent %s log (tail):\n%s\nPostgreSQL log (tail):\n%s\n%s", name, m.logTail(),
 				p.LogTail(20), tailFile(filepath.Join(p.DataDir, "pg_ctl.log"), 20))
 		}
 	})
 	return m
-}
-
-// start runs the agent as the PostgreSQL OS user (pg_ctl refuses root),
-// its output appended to m.log.
-func (m *haNode) start(t *testing.T) {
-	t.Helper()
-	m.proc.start(t, t.Context(), nil, "--config", m.config, "ha")
-}
-
-// stop ends the agent with SIGTERM (it stops a primary and gives up the
-// leader key), or SIGKILL after 60 s.
-func (m *haNode) stop(t *testing.T) {
-	if !m.terminate(60 * time.Second) {
-		t.Errorf("agent %s did not stop on SIGTERM", m.name)
-	}
-}
-
-// check returns the status code of a REST check asked the way HAProxy asks
-// (OPTIONS), 0 when the agent does not answer.
-func (m *haNode) check(path string) int {
-	req, _ := http.NewRequest(http.MethodOptions, m.api+path, nil)
-	resp, err := (&http.Client{Timeout: time.Second}).Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// waitCheck waits until a check answers code.
-func (m *haNode) waitCheck(t *testing.T, timeout time.Duration, path string, code int) {
-	t.Helper()
-	harness.Wait(t, timeout, fmt.Sprintf("%s %s to answer %d", m.name, path, code), func() (bool, error) {
-		if !m.running() {
-			t.Fatalf("agent %s exited: %v\n%s", m.name, m.err, m.logTail(20))
-		}
-		got := m.check(path)
-		return got == code, fmt.Errorf("%s answers %d", path, got)
-	})
 }
 
 // status reads the agent's GET /patroni.
@@ -158,9 +109,6 @@ func (m *haNode) rewinds() int {
 	b, _ := os.ReadFile(m.log)
 	return strings.Count(string(b), "rewinding first")
 }
-
-// logTail is the end of the agent's log.
-func (m *haNode) logTail(n int) string { return tailFile(m.log, n) }
 
 // tailFile returns the last n lines of a file.
 func tailFile(path string, n int) string {
