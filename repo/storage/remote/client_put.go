@@ -23,7 +23,7 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, size int64, o
 	if err := storage.ValidateKey(key); err != nil {
 		return fmt.Errorf("remote put: %w", err)
 	}
-	body := &putSource{r: r, size: size, sum: sha256.New(), closed: make(chan struct{})}
+	body := &putSource{ctx: ctx, r: r, size: size, sum: sha256.New(), closed: make(chan struct{})}
 	req, err := c.newRequest(ctx, http.MethodPut, objectsPath+escapeKey(key), nil, body)
 	if err != nil {
 		return fmt.Errorf("remote put %s: %w", key, err)
@@ -52,8 +52,11 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, size int64, o
 
 // putSource is the body of a put: it hashes what it reads, sets the
 // checksum trailer at the end, and fails instead of ending when the source
-// yields more or fewer bytes than announced.
+// yields more or fewer bytes than announced or ctx ended meanwhile (the
+// transport may otherwise send the whole body and its trailer before it
+// notices the cancellation, and the server would publish the object).
 type putSource struct {
+	ctx     context.Context
 	r       io.Reader
 	size    int64 // -1: unknown
 	n       int64
@@ -74,6 +77,8 @@ func (s *putSource) Read(p []byte) (int, error) {
 	s.sum.Write(p[:n])
 	s.n += int64(n)
 	switch {
+	case s.ctx.Err() != nil:
+		s.err = s.ctx.Err()
 	case s.size >= 0 && s.n > s.size:
 		s.err = fmt.Errorf("the source yields more than the %d bytes announced", s.size)
 	case err == io.EOF && s.size >= 0 && s.n != s.size:
