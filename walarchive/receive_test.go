@@ -104,3 +104,52 @@ func TestReceiverUploadsPartialSegment(t *testing.T) {
 		t.Errorf("status says archived %s, the .partial holds %s", st.Archived, end)
 	}
 }
+
+// With a long partial interval, a .partial still goes up as soon as half
+// a segment arrived since the last one, so a burst of WAL cannot leave the
+// archive more than about half a segment behind.
+func TestReceiverPartialAtHalfSegment(t *testing.T) {
+	t.Parallel()
+	e := newRecvEnv(t, harness.StartPostgres(t, harness.PGOptions{Conf: keepWAL}))
+	segSize := e.cluster.WALSegmentSize
+	// Start at the beginning of a fresh segment.
+	e.pg.Exec(t, "SELECT pg_switch_wal()")
+	o := e.options(t, t.TempDir())
+	o.PartialInterval = time.Hour
+	rr := start(t, o)
+	rr.waitStreaming(t)
+
+	// WAL in small steps until the segment is a little over half full.
+	seg := e.pg.QueryString(t, "SELECT pg_walfile_name(pg_current_wal_lsn())")
+	w, _ := pg.ParseWALName(seg)
+	var end pg.LSN
+	for {
+		end = lsn(t, e.pg, "SELECT pg_current_wal_lsn()")
+		if int64(end-w.StartLSN(segSize)) > segSize/2+segSize/16 {
+			break
+		}
+		e.pg.Exec(t, `CREATE TABLE IF NOT EXISTS filler (x text);
+			INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 200)`)
+	}
+	if now := e.pg.QueryString(t, "SELECT pg_walfile_name(pg_current_wal_lsn())"); now != seg {
+		t.Fatalf("the WAL steps overran segment %s into %s", seg, now)
+	}
+	var got []byte
+	harness.Wait(t, archiveTimeout, fmt.Sprintf("%s.partial of at least half the segment, an hour before its interval", seg), func() (bool, error) {
+		ok, err := Exists(t.Context(), e.repo, "main", seg+".partial")
+		if ok {
+			got = e.archived(t, seg+".partial")
+		}
+		return int64(len(got)) >= segSize/2, err
+	})
+	if st := rr.Status(); st.Archived < w.StartLSN(segSize)+pg.LSN(len(got)) {
+		t.Errorf("status says archived %s, the .partial holds %d bytes of %s", st.Archived, len(got), seg)
+	}
+	server, err := os.ReadFile(filepath.Join(e.pg.DataDir, "pg_wal", seg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) < segSize/2 || !bytes.Equal(got, server[:len(got)]) {
+		t.Fatalf("%s.partial (%d bytes) is not the first half or more of the server's segment", seg, len(got))
+	}
+}

@@ -3,9 +3,11 @@ package walarchive
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo"
 )
 
 // Upload retries back off from uploadRetryMin to uploadRetryMax.
@@ -15,21 +17,30 @@ const (
 )
 
 // uploader moves finished files from the spool into the repository, and the
-// current segment's WAL so far as <segment>.partial every PartialInterval.
-// One goroutine does both, so a segment's .partial is never uploaded after
-// the segment itself.
+// current segment's WAL so far as <segment>.partial every PartialInterval,
+// and sooner when half a segment arrived since the last one. A segment
+// that finishes while the spool holds no older one first has its .partial
+// brought up to the whole segment, which costs little (only its new bytes
+// are compressed, with s2) and advances the archived position before the
+// segment's own, slower, zstd upload. One goroutine does all of it, so a
+// segment's .partial is never uploaded after the segment itself.
 type uploader struct {
 	r    *Receiver
 	sp   *spool
 	wake chan struct{}
+	fast *repo.Repo // the repository with s2 compression, for .partial
 
-	partialName string // the .partial uploaded last, and its size
-	partialSize int64
-	backlog     bool // the last scan left finished files in the spool
+	partial     *repo.GrowingFile // the .partial of partialSeg
+	partialSeg  string
+	partialSize int64 // its size in the repository
+	backlog     bool  // the last scan left finished files in the spool
 }
 
 func newUploader(r *Receiver, sp *spool) *uploader {
-	return &uploader{r: r, sp: sp, wake: make(chan struct{}, 1)}
+	// s2, not the repository's compression: the .partial is replaced
+	// often while it grows, then by the segment itself.
+	fast := r.o.Repo.WithCompression(repo.CompressS2, 0)
+	return &uploader{r: r, sp: sp, wake: make(chan struct{}, 1), fast: fast}
 }
 
 // notify says that the spool has something new.
@@ -50,8 +61,8 @@ func (u *uploader) run(ctx context.Context) error {
 		var retry <-chan time.Time
 		err := u.uploadSpool(ctx)
 		u.backlog = err != nil
-		if err == nil && u.r.o.Strict {
-			err = u.uploadPartial(ctx) // the flushed WAL waits for it
+		if err == nil && (u.r.o.Strict || u.partialDue()) {
+			err = u.uploadPartial(ctx) // in strict mode the flushed WAL waits for it
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -106,9 +117,16 @@ func (u *uploader) uploadSpool(ctx context.Context) error {
 		return err
 	}
 	current := u.r.Status().Segment
-	for _, w := range files {
+	for i, w := range files {
 		switch w.Kind {
-		case pg.KindSegment, pg.KindHistory:
+		case pg.KindSegment:
+			if !slices.ContainsFunc(files[i+1:], func(w pg.WALName) bool { return w.Kind == pg.KindSegment }) {
+				err = u.completePartial(ctx, w)
+			}
+			if err == nil {
+				err = u.push(ctx, w)
+			}
+		case pg.KindHistory:
 			err = u.push(ctx, w)
 		case pg.KindPartial:
 			if current != "" && w.Name != current+".partial" {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
@@ -18,6 +19,7 @@ import (
 // removes the segment's now stale .partial from the repository and only
 // then the file from the spool.
 func (u *uploader) push(ctx context.Context, w pg.WALName) error {
+	began := time.Now()
 	res, err := Push(ctx, u.r.o.Repo, u.r.o.Cluster, u.sp.path(w.Name), u.r.log)
 	if err != nil {
 		return err
@@ -26,6 +28,9 @@ func (u *uploader) push(ctx context.Context, w pg.WALName) error {
 		if err := u.removeObject(ctx, w.Name+".partial"); err != nil {
 			return err
 		}
+		if u.partialSeg == w.Name {
+			u.partial, u.partialSeg, u.partialSize = nil, "", 0
+		}
 	}
 	if err := u.sp.remove(w.Name); err != nil {
 		return err
@@ -33,7 +38,7 @@ func (u *uploader) push(ctx context.Context, w pg.WALName) error {
 	if w.Kind == pg.KindSegment {
 		u.r.setArchived(w.Timeline, w.StartLSN(u.r.segSize())+pg.LSN(u.r.segSize()))
 	}
-	u.r.log.Debug("archived", "wal", w.Name, "bytes", res.Size, "already", res.Already)
+	u.r.log.Debug("archived", "wal", w.Name, "bytes", res.Size, "already", res.Already, "took", time.Since(began))
 	return nil
 }
 
@@ -70,13 +75,11 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 	if err != nil {
 		return nil // not streaming yet
 	}
-	start := w.StartLSN(u.r.segSize())
-	n := int64(st.Received) - int64(start)
-	if n <= 0 || n > u.r.segSize() || st.Segment == u.partialName && n == u.partialSize {
+	n := int64(st.Received) - int64(w.StartLSN(u.r.segSize()))
+	if n <= 0 || n > u.r.segSize() || st.Segment == u.partialSeg && n == u.partialSize {
 		return nil
 	}
-	name := st.Segment + ".partial"
-	f, err := os.Open(u.sp.path(name))
+	f, err := os.Open(u.sp.path(st.Segment + ".partial"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // finished meanwhile: the segment itself comes next
 	}
@@ -84,15 +87,56 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	// s2, not the repository's compression: the .partial is replaced
-	// every PartialInterval while it grows, then by the segment itself.
-	fast := u.r.o.Repo.WithCompression(repo.CompressS2, 0)
-	if _, err := fast.PutFile(ctx, repo.WALKey(u.r.o.Cluster.Name, name), f, n, false); err != nil {
+	return u.putPartial(ctx, w, f, n)
+}
+
+// partialDue says whether half a segment or more arrived since the
+// current segment's last .partial.
+func (u *uploader) partialDue() bool {
+	st := u.r.Status()
+	w, err := pg.ParseWALName(st.Segment)
+	if err != nil {
+		return false
+	}
+	n := int64(st.Received) - int64(w.StartLSN(u.r.segSize()))
+	if st.Segment == u.partialSeg {
+		n -= u.partialSize
+	}
+	return n >= u.r.segSize()/2
+}
+
+// completePartial brings the .partial of the finished segment w up to the
+// whole segment, when the last .partial uploaded was w's: only the bytes
+// since then are compressed, so the archive reaches the segment's end well
+// before the segment itself is stored.
+func (u *uploader) completePartial(ctx context.Context, w pg.WALName) error {
+	if u.partialSeg != w.Name || u.partialSize == 0 || u.partialSize == u.r.segSize() || u.backlog {
+		return nil
+	}
+	f, err := os.Open(u.sp.path(w.Name))
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	return u.putPartial(ctx, w, f, u.r.segSize())
+}
+
+// putPartial stores the first n bytes of f, segment w's spool file, as
+// w's .partial. It compresses only what the previous .partial of w lacked.
+func (u *uploader) putPartial(ctx context.Context, w pg.WALName, f *os.File, n int64) error {
+	name := w.Name + ".partial"
+	if u.partialSeg != w.Name {
+		u.partial = u.fast.NewGrowingFile(repo.WALKey(u.r.o.Cluster.Name, name))
+		u.partialSeg, u.partialSize = w.Name, 0
+	}
+	began := time.Now()
+	if _, err := u.partial.Put(ctx, f, n); err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
-	u.partialName, u.partialSize = st.Segment, n
+	u.partialSize = n
+	u.r.log.Debug("uploaded partial", "wal", name, "bytes", n, "took", time.Since(began))
 	if !u.backlog { // else the archive has a gap before this
-		u.r.setArchived(w.Timeline, start+pg.LSN(n))
+		u.r.setArchived(w.Timeline, w.StartLSN(u.r.segSize())+pg.LSN(n))
 	}
 	return nil
 }

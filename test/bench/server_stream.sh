@@ -79,7 +79,8 @@
 # MAX_WAL_SIZE (4GB), IDLE_S (5), QUIET_MAX (0.3), QUIET_WAIT (900),
 # BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN (/usr/lib/postgresql/15/bin), PGBACKREST
 # (pgbackrest), TMPDIR (work directory parent, /tmp: on the disk, not tmpfs),
-# KEEP (1: keep the work directory), PROFILE (1: after the rounds, one more
+# LOG_LEVEL (info: the daemon's log level; debug logs every upload with its
+# duration), KEEP (1: keep the work directory), PROFILE (1: after the rounds, one more
 # pgkeep run, not in the tables, with `perf record -g` on the daemon, built
 # with symbols from the current tree, or PROFILE_BIN if set; needs root, perf
 # and go).
@@ -316,7 +317,7 @@ PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
 
 cat >"$work/pgkeep.yaml" <<YAML
 cluster: $CLUSTER
-log-level: info
+log-level: ${LOG_LEVEL:-info}
 repo:
   type: posix
   path: $work/pgkeep-repo
