@@ -42,7 +42,6 @@ func (s *streamer) write(start pg.LSN, data []byte) error {
 		return fmt.Errorf("%s sent WAL from %s, expected %s", s.r.server(), start, s.received)
 	}
 	segSize := s.r.segSize()
-	halfway := false
 	for len(data) > 0 {
 		off := int64(s.received - s.segStart)
 		n := min(int64(len(data)), segSize-off)
@@ -51,7 +50,6 @@ func (s *streamer) write(start pg.LSN, data []byte) error {
 		}
 		s.received += pg.LSN(n)
 		data = data[n:]
-		halfway = halfway || off < segSize/2 && off+n >= segSize/2
 		if off+n == segSize {
 			if err := s.complete(); err != nil {
 				return err
@@ -60,9 +58,6 @@ func (s *streamer) write(start pg.LSN, data []byte) error {
 	}
 	received := s.received
 	s.r.update(func(st *ReceiverStatus) { st.Received, st.ReceivedAt = received, time.Now() })
-	if halfway {
-		s.up.notify() // a .partial may be due before its interval
-	}
 	return nil
 }
 

@@ -3,7 +3,6 @@ package walarchive
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
@@ -17,13 +16,10 @@ const (
 )
 
 // uploader moves finished files from the spool into the repository, and the
-// current segment's WAL so far as <segment>.partial every PartialInterval,
-// and sooner when half a segment arrived since the last one. A segment
-// that finishes while the spool holds no older one first has its .partial
-// brought up to the whole segment, which costs little (only its new bytes
-// are compressed, with s2) and advances the archived position before the
-// segment's own, slower, zstd upload. One goroutine does all of it, so a
-// segment's .partial is never uploaded after the segment itself.
+// current segment's WAL so far as <segment>.partial every PartialInterval;
+// each .partial compresses only what the one before lacked. One goroutine
+// does both, so a segment's .partial is never uploaded after the segment
+// itself.
 type uploader struct {
 	r    *Receiver
 	sp   *spool
@@ -61,8 +57,8 @@ func (u *uploader) run(ctx context.Context) error {
 		var retry <-chan time.Time
 		err := u.uploadSpool(ctx)
 		u.backlog = err != nil
-		if err == nil && (u.r.o.Strict || u.partialDue()) {
-			err = u.uploadPartial(ctx) // in strict mode the flushed WAL waits for it
+		if err == nil && u.r.o.Strict {
+			err = u.uploadPartial(ctx) // the flushed WAL waits for it
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -117,16 +113,9 @@ func (u *uploader) uploadSpool(ctx context.Context) error {
 		return err
 	}
 	current := u.r.Status().Segment
-	for i, w := range files {
+	for _, w := range files {
 		switch w.Kind {
-		case pg.KindSegment:
-			if !slices.ContainsFunc(files[i+1:], func(w pg.WALName) bool { return w.Kind == pg.KindSegment }) {
-				err = u.completePartial(ctx, w)
-			}
-			if err == nil {
-				err = u.push(ctx, w)
-			}
-		case pg.KindHistory:
+		case pg.KindSegment, pg.KindHistory:
 			err = u.push(ctx, w)
 		case pg.KindPartial:
 			if current != "" && w.Name != current+".partial" {

@@ -79,7 +79,8 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 	if n <= 0 || n > u.r.segSize() || st.Segment == u.partialSeg && n == u.partialSize {
 		return nil
 	}
-	f, err := os.Open(u.sp.path(st.Segment + ".partial"))
+	name := st.Segment + ".partial"
+	f, err := os.Open(u.sp.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // finished meanwhile: the segment itself comes next
 	}
@@ -87,44 +88,6 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	return u.putPartial(ctx, w, f, n)
-}
-
-// partialDue says whether half a segment or more arrived since the
-// current segment's last .partial.
-func (u *uploader) partialDue() bool {
-	st := u.r.Status()
-	w, err := pg.ParseWALName(st.Segment)
-	if err != nil {
-		return false
-	}
-	n := int64(st.Received) - int64(w.StartLSN(u.r.segSize()))
-	if st.Segment == u.partialSeg {
-		n -= u.partialSize
-	}
-	return n >= u.r.segSize()/2
-}
-
-// completePartial brings the .partial of the finished segment w up to the
-// whole segment, when the last .partial uploaded was w's: only the bytes
-// since then are compressed, so the archive reaches the segment's end well
-// before the segment itself is stored.
-func (u *uploader) completePartial(ctx context.Context, w pg.WALName) error {
-	if u.partialSeg != w.Name || u.partialSize == 0 || u.partialSize == u.r.segSize() || u.backlog {
-		return nil
-	}
-	f, err := os.Open(u.sp.path(w.Name))
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	defer f.Close()
-	return u.putPartial(ctx, w, f, u.r.segSize())
-}
-
-// putPartial stores the first n bytes of f, segment w's spool file, as
-// w's .partial. It compresses only what the previous .partial of w lacked.
-func (u *uploader) putPartial(ctx context.Context, w pg.WALName, f *os.File, n int64) error {
-	name := w.Name + ".partial"
 	if u.partialSeg != w.Name {
 		u.partial = u.fast.NewGrowingFile(repo.WALKey(u.r.o.Cluster.Name, name))
 		u.partialSeg, u.partialSize = w.Name, 0

@@ -101,9 +101,8 @@ func TestUploaderPartial(t *testing.T) {
 	}
 }
 
-// The .partial grows version by version (each compressing only its new
-// bytes), is uploaded early when half a segment arrived since the last
-// one, and covers the whole segment before the segment's own upload.
+// The .partial grows version by version, each compressing only its new
+// bytes, and goes when the segment itself is archived.
 func TestUploaderPartialGrows(t *testing.T) {
 	const cur, next = "000000010000000000000006", "000000010000000000000007"
 	ctx := t.Context()
@@ -114,7 +113,7 @@ func TestUploaderPartialGrows(t *testing.T) {
 	u, r, dir := newTestUploader(t, cur, 6*segSize)
 	probe := &uploadProbe{t, r}
 	write(t, dir, cur+".partial", seg)
-	for _, n := range []int{3000, 3000, 9000, segSize / 4} {
+	for _, n := range []int{3000, 3000, 9000, segSize / 4, segSize - 1} {
 		u.r.update(func(st *ReceiverStatus) { st.Received = 6*segSize + pg.LSN(n) })
 		if err := u.uploadPartial(ctx); err != nil {
 			t.Fatal(err)
@@ -122,31 +121,15 @@ func TestUploaderPartialGrows(t *testing.T) {
 		if got := probe.get(cur + ".partial"); !bytes.Equal(got, seg[:n]) {
 			t.Fatalf(".partial has %d bytes, want the first %d of the segment", len(got), n)
 		}
+		if st := u.r.Status(); st.Archived != 6*segSize+pg.LSN(n) {
+			t.Errorf("archived %s after a .partial of %d bytes", st.Archived, n)
+		}
 	}
-	// Half a segment more than the last .partial: due before its interval.
-	if u.partialDue() {
-		t.Error("a .partial is due right after one was uploaded")
-	}
-	u.r.update(func(st *ReceiverStatus) { st.Received = 6*segSize + segSize/4 + segSize/2 })
-	if !u.partialDue() {
-		t.Error("no .partial due after half a segment arrived")
-	}
-	// The segment finishes: its .partial first becomes the whole segment.
+	// The segment finishes and is archived; its .partial goes.
 	if err := os.Rename(filepath.Join(dir, cur+".partial"), filepath.Join(dir, cur)); err != nil {
 		t.Fatal(err)
 	}
 	u.r.update(func(st *ReceiverStatus) { st.Segment, st.Received = next, 7*segSize })
-	w, _ := pg.ParseWALName(cur)
-	if err := u.completePartial(ctx, w); err != nil {
-		t.Fatal(err)
-	}
-	if got := probe.get(cur + ".partial"); !bytes.Equal(got, seg) {
-		t.Fatalf(".partial of the finished segment has %d bytes, want all %d", len(got), len(seg))
-	}
-	if st := u.r.Status(); st.Archived != 7*segSize {
-		t.Errorf("archived %s before the segment's upload, want its end", st.Archived)
-	}
-	// Then the segment itself, and its .partial goes.
 	if err := u.uploadSpool(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +138,9 @@ func TestUploaderPartialGrows(t *testing.T) {
 	}
 	if ok, _ := Exists(ctx, r, "main", cur+".partial"); ok {
 		t.Error(".partial still archived next to the segment")
+	}
+	if u.partial != nil {
+		t.Error("the finished segment's .partial is still held in memory")
 	}
 }
 
