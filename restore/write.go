@@ -164,10 +164,6 @@ type fileJob struct {
 	plain     *os.File // buffered fd beside a direct one, for unaligned writes
 	plainErr  error
 
-	readOnce sync.Once
-	reader   *os.File // delta: O_DIRECT fd to compare parts out of the page cache
-	readErr  error
-
 	written atomic.Int64 // bytes fetched and written
 }
 
@@ -222,11 +218,9 @@ func (w *writer) finish(job *fileJob) error {
 	if cerr := fd.Close(); err == nil {
 		err = cerr
 	}
-	for _, extra := range []*os.File{job.plain, job.reader} {
-		if extra != nil {
-			if cerr := extra.Close(); err == nil {
-				err = cerr
-			}
+	if job.plain != nil {
+		if cerr := job.plain.Close(); err == nil {
+			err = cerr
 		}
 	}
 	if err != nil {
@@ -306,14 +300,7 @@ func (w *writer) fillPart(ctx context.Context, job *fileJob, part repo.Part) (in
 	bp := ioBufs.Get().(*[]byte)
 	defer ioBufs.Put(bp)
 	if job.reuse {
-		h := w.r.Codec().NewHash()
-		var same bool
-		var err error
-		if rd := w.directReader(job, part); rd != nil {
-			same, err = samePartDirect(rd, job.fd, part, h, *bp)
-		} else {
-			same, err = samePart(job.fd, part, h, *bp)
-		}
+		same, err := samePart(job.fd, part, w.r.Codec().NewHash(), *bp)
 		if err != nil || same {
 			return 0, err
 		}
@@ -391,46 +378,6 @@ func (c *chunkWriter) Flush() error {
 func (j *fileJob) plainFD() (*os.File, error) {
 	j.plainOnce.Do(func() { j.plain, j.plainErr = os.OpenFile(j.fd.Name(), os.O_WRONLY, 0) })
 	return j.plain, j.plainErr
-}
-
-// directReader returns an O_DIRECT fd of job's existing file to compare
-// part with, or nil to read it through the page cache: when the part is
-// small, misaligned or mostly cached, or the file system does not do
-// O_DIRECT. Reading a cold data directory past the page cache saves the
-// kernel a copy of every byte and does not evict what is cached for pages
-// that are read once.
-func (w *writer) directReader(job *fileJob, part repo.Part) *os.File {
-	if oDirect == 0 || w.noDirect.Load() || part.Size < ioBufSize || part.Offset%directAlign != 0 ||
-		mostlyCached(job.fd, part.Offset, part.Size) {
-		return nil
-	}
-	job.readOnce.Do(func() { job.reader, job.readErr = os.OpenFile(job.fd.Name(), os.O_RDONLY|oDirect, 0) })
-	if job.readErr != nil {
-		if errors.Is(job.readErr, syscall.EINVAL) {
-			w.noDirect.Store(true)
-		}
-		return nil
-	}
-	return job.reader
-}
-
-// samePartDirect is samePart reading from rd, opened with O_DIRECT, in
-// chunks of len(buf) (aligned); a chunk that rd cannot read whole is read
-// from fd instead.
-func samePartDirect(rd, fd *os.File, part repo.Part, h hash.Hash, buf []byte) (bool, error) {
-	h.Reset()
-	for off, end := part.Offset, part.Offset+part.Size; off < end; {
-		want := min(int64(len(buf)), end-off)
-		padded := (want + directAlign - 1) &^ (directAlign - 1)
-		if n, err := preadDirect(rd, buf[:padded], off); err != nil || int64(n) < want {
-			if _, err := fd.ReadAt(buf[:want], off); err != nil {
-				return false, fmt.Errorf("compare part at %d: %w", part.Offset, err)
-			}
-		}
-		h.Write(buf[:want])
-		off += want
-	}
-	return bytes.Equal(h.Sum(nil), part.Digest[:]), nil
 }
 
 // samePart reports whether the bytes of fd at part's range have its digest.
