@@ -87,9 +87,7 @@ func runArchiveUploader(ctx context.Context, g *globals, o archivePushOptions) e
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("pid", os.Getpid())
+	log := jsonLogger(cfg).With("pid", os.Getpid())
 	slog.SetDefault(log)
 	if cfg.Archive.SpoolPath == "" {
 		return usageError{fmt.Errorf("archive-push --async-worker: archive.spool-path is not set")}

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	"golang.org/x/term"
 
 	"github.com/pgkeep/pgkeep/configs"
 	"github.com/pgkeep/pgkeep/ha"
@@ -52,11 +51,7 @@ stopped with it.`,
 			if err != nil {
 				return err
 			}
-			if !term.IsTerminal(int(os.Stderr.Fd())) { // a daemon logs JSON
-				var level slog.Level
-				_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
-				slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-			}
+			daemonLogging(cfg)
 			return runHA(cmd, g, cfg)
 		},
 	}

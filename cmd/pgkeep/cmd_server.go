@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"golang.org/x/term"
 
 	"github.com/pgkeep/pgkeep/basebackup"
 	"github.com/pgkeep/pgkeep/configs"
@@ -38,11 +37,7 @@ API for database nodes using --repo-type server. SIGTERM stops it cleanly.`,
 			if err != nil {
 				return err
 			}
-			if !term.IsTerminal(int(os.Stderr.Fd())) { // a daemon logs JSON
-				var level slog.Level
-				_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
-				slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-			}
+			daemonLogging(cfg)
 			return runServer(cmd, cfg)
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/pgkeep/pgkeep/configs"
 )
@@ -30,6 +31,21 @@ func (g *globals) load() (*configs.Config, error) {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	return cfg, nil
+}
+
+// jsonLogger returns a logger writing JSON to stderr at the configured
+// level, as the daemons and the async uploader log.
+func jsonLogger(cfg *configs.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by load
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// daemonLogging makes a daemon log JSON unless stderr is a terminal.
+func daemonLogging(cfg *configs.Config) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		slog.SetDefault(jsonLogger(cfg))
+	}
 }
 
 // loadCluster is load for commands that work on one cluster.

@@ -7,14 +7,22 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// TouchMember writes this member's key, attached to its lease.
-func (d *DCS) TouchMember(ctx context.Context, data MemberData) error {
+// memberWrite returns what writing this member's key takes: the key, the
+// lease it is attached to (an error wrapping ErrLeaseLost without one) and
+// data encoded. verb names the write in errors.
+func (d *DCS) memberWrite(verb string, data MemberData) (string, clientv3.LeaseID, string, error) {
 	key := d.keys.Member(d.name)
-	lease, err := d.leaseOrLost("write member key " + key)
+	lease, err := d.leaseOrLost(verb + " member key " + key)
 	if err != nil {
-		return err
+		return "", 0, "", err
 	}
 	value, err := data.Encode()
+	return key, lease, value, err
+}
+
+// TouchMember writes this member's key, attached to its lease.
+func (d *DCS) TouchMember(ctx context.Context, data MemberData) error {
+	key, lease, value, err := d.memberWrite("write", data)
 	if err != nil {
 		return err
 	}
@@ -33,12 +41,7 @@ func (d *DCS) TouchMember(ctx context.Context, data MemberData) error {
 // each other's key and leader key. The agent's own previous run (same
 // URLs, lease not yet expired) is taken over.
 func (d *DCS) Register(ctx context.Context, data MemberData) error {
-	key := d.keys.Member(d.name)
-	lease, err := d.leaseOrLost("register member key " + key)
-	if err != nil {
-		return err
-	}
-	value, err := data.Encode()
+	key, lease, value, err := d.memberWrite("register", data)
 	if err != nil {
 		return err
 	}
