@@ -54,3 +54,28 @@ func ParseLongPageHeader(b []byte) (LongPageHeader, error) {
 
 // PGVersion is the PostgreSQL major version that wrote the page.
 func (h LongPageHeader) PGVersion() int { return walMagic[h.Magic] }
+
+// SegmentHeader is the long page header that PostgreSQL pgVersion writes
+// at the start of segment w of cluster sysid (8 kB WAL blocks).
+func SegmentHeader(w WALName, sysid uint64, segSize int64, pgVersion int) LongPageHeader {
+	h := LongPageHeader{Info: xlpLongHeader, Timeline: w.Timeline, PageAddr: w.StartLSN(segSize),
+		SystemID: sysid, SegSize: uint32(segSize), XLogBlock: 8192}
+	for magic, v := range walMagic {
+		if v == pgVersion {
+			h.Magic = magic
+		}
+	}
+	return h
+}
+
+// Put writes h into the first bytes of b as ParseLongPageHeader reads it.
+func (h LongPageHeader) Put(b []byte) {
+	le := binary.LittleEndian
+	le.PutUint16(b[0:], h.Magic)
+	le.PutUint16(b[2:], h.Info)
+	le.PutUint32(b[4:], h.Timeline)
+	le.PutUint64(b[8:], uint64(h.PageAddr))
+	le.PutUint64(b[24:], h.SystemID)
+	le.PutUint32(b[32:], h.SegSize)
+	le.PutUint32(b[36:], h.XLogBlock)
+}

@@ -3,7 +3,6 @@ package walarchive
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,18 +17,12 @@ import (
 
 const segSize = 1 << 20
 
-// fakeSegment builds a segment with a valid long page header.
+// fakeSegment builds a segment of cluster sysid (PostgreSQL 15) with a
+// valid long page header, filled with fill.
 func fakeSegment(name string, sysid uint64, fill byte) []byte {
 	w, _ := pg.ParseWALName(name)
 	b := bytes.Repeat([]byte{fill}, segSize)
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], 0xD110)
-	le.PutUint16(b[2:], 0x0002)
-	le.PutUint32(b[4:], w.Timeline)
-	le.PutUint64(b[8:], uint64(w.StartLSN(segSize)))
-	le.PutUint64(b[24:], sysid)
-	le.PutUint32(b[32:], segSize)
-	le.PutUint32(b[36:], 8192)
+	pg.SegmentHeader(w, sysid, segSize, 15).Put(b)
 	return b
 }
 

@@ -3,7 +3,6 @@ package asyncpush
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"log/slog"
 	"os"
@@ -22,18 +21,12 @@ const segSize = 1 << 20
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// fakeSegment builds a segment of cluster sysid with a valid long page header.
+// fakeSegment builds a segment of cluster sysid (PostgreSQL 15) with a
+// valid long page header, filled with fill.
 func fakeSegment(name string, sysid uint64, fill byte) []byte {
 	w, _ := pg.ParseWALName(name)
 	b := bytes.Repeat([]byte{fill}, segSize)
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], 0xD110)
-	le.PutUint16(b[2:], 0x0002)
-	le.PutUint32(b[4:], w.Timeline)
-	le.PutUint64(b[8:], uint64(w.StartLSN(segSize)))
-	le.PutUint64(b[24:], sysid)
-	le.PutUint32(b[32:], segSize)
-	le.PutUint32(b[36:], 8192)
+	pg.SegmentHeader(w, sysid, segSize, 15).Put(b)
 	return b
 }
 

@@ -3,7 +3,6 @@ package remote_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -32,14 +31,7 @@ func walSegment(t *testing.T, name string, fill byte) []byte {
 		t.Fatal(err)
 	}
 	b := bytes.Repeat([]byte{fill}, segSize)
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], 0xD110)
-	le.PutUint16(b[2:], 0x0002) // XLP_LONG_HEADER
-	le.PutUint32(b[4:], w.Timeline)
-	le.PutUint64(b[8:], uint64(w.StartLSN(segSize)))
-	le.PutUint64(b[24:], sysID)
-	le.PutUint32(b[32:], segSize)
-	le.PutUint32(b[36:], 8192)
+	pg.SegmentHeader(w, sysID, segSize, 15).Put(b)
 	return b
 }
 
