@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgkeep/pgkeep/test/agentconf"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
 
@@ -68,20 +69,8 @@ func (c *bridgedCluster) newMember(t *testing.T, name string, p *harness.Postgre
 	t.Helper()
 	m := &haNode{agent: newAgent(t, name), bridge: startBridge(t, strings.TrimPrefix(c.etcd.Endpoints[0], "http://"))}
 	m.pg = p
-	writeFile(t, m.config, fmt.Sprintf(`cluster: main
-log-level: info
-pg:
-  data: %s
-  host: 127.0.0.1
-  port: %d
-  user: postgres
-  bin: %s
-etcd:
-  endpoints: [http://%s]
-ha:
-  name: %s
-  listen: 127.0.0.1:%d
-`, p.DataDir, p.Port, filepath.Dir(harness.PGBin("pg_ctl")), m.bridge.Addr, name, m.port))
+	writeFile(t, m.config, agentconf.Agent{Cluster: "main", Name: name, PGData: p.DataDir, PGPort: p.Port,
+		PGBin: filepath.Dir(harness.PGBin("pg_ctl")), Etcd: m.bridge.Addr, APIPort: m.port}.YAML())
 	t.Cleanup(func() {
 		m.stop(t, 60*time.Second)
 		if t.Failed() {

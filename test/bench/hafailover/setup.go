@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pgkeep/pgkeep/test/agentconf"
 )
 
 // setup builds the trial's cluster and starts its agents; it returns the
@@ -80,20 +82,8 @@ func (b *bench) setupPgkeep(ctx context.Context, ms []*member, n int) error {
 		if err := b.pgctl("-D", m.data, "-l", filepath.Join(m.dir, "postgres.log"), "-w", "start"); err != nil {
 			return err
 		}
-		conf := fmt.Sprintf(`cluster: pgkeep-t%d
-log-level: info
-pg:
-  data: %s
-  host: 127.0.0.1
-  port: %d
-  user: postgres
-  bin: %s
-etcd:
-  endpoints: [http://%s]
-ha:
-  name: %s
-  listen: 127.0.0.1:%d
-`, n, m.data, m.pgPort, b.o.pgbin, b.etcd, m.name, b.api[i])
+		conf := agentconf.Agent{Cluster: fmt.Sprintf("pgkeep-t%d", n), Name: m.name, PGData: m.data, PGPort: m.pgPort,
+			PGBin: b.o.pgbin, Etcd: b.etcd, APIPort: b.api[i]}.YAML()
 		if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
 			return err
 		}
