@@ -54,12 +54,20 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 		frames[launched] = f
 		off := int64(launched) * frameSize
 		n := min(frameSize, size-off)
+		// The first frame goes straight to body: nothing is written
+		// before it. The others wait in memory for their turn.
+		out := io.Writer(&f.buf)
+		if launched == 0 {
+			out = body
+		}
 		go func() {
 			defer close(f.done)
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			f.buf.Grow(int(n / 4))
-			f.err = c.compressRange(&f.buf, src, off, n)
+			if out != body {
+				f.buf.Grow(int(n / 8)) // most WAL fits: a fresh process pays a page fault per 4 KiB
+			}
+			f.err = c.compressRange(out, src, off, n)
 		}()
 		launched++
 	}
@@ -75,7 +83,7 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 		if werr == nil {
 			werr = f.err
 		}
-		if werr == nil {
+		if werr == nil && i > 0 {
 			_, werr = body.Write(f.buf.Bytes())
 		}
 		frames[i] = nil
