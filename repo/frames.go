@@ -56,18 +56,17 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 		n := min(frameSize, size-off)
 		// The first frame goes straight to body: nothing is written
 		// before it. The others wait in memory for their turn.
-		out := io.Writer(&f.buf)
-		if launched == 0 {
-			out = body
-		}
+		first := launched == 0
 		go func() {
 			defer close(f.done)
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if out != body {
-				f.buf.Grow(int(n / 8)) // most WAL fits: a fresh process pays a page fault per 4 KiB
+			if first {
+				f.err = c.compressRange(body, src, off, n)
+				return
 			}
-			f.err = c.compressRange(out, src, off, n)
+			f.buf.Grow(int(n / 8)) // most WAL fits: a fresh process pays a page fault per 4 KiB
+			f.err = c.compressRange(&f.buf, src, off, n)
 		}()
 		launched++
 	}
@@ -91,16 +90,12 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 	if herr := <-hashed; werr == nil {
 		werr = herr
 	}
-	if werr == nil && seal != nil {
-		werr = seal.Close()
-	}
 	if werr != nil {
 		return Digest{}, werr
 	}
 	var d Digest
 	copy(d[:], h.Sum(nil))
-	_, err = w.Write(encodeTrailer(uint64(size), d))
-	return d, err
+	return d, endObject(w, seal, uint64(size), d)
 }
 
 // encodeStream is EncodeFile on one goroutine's stream.

@@ -36,9 +36,6 @@ func (r *Repo) NewGrowingFile(key string) *GrowingFile {
 // Key is the object's key.
 func (g *GrowingFile) Key() string { return g.key }
 
-// Size is the number of plain bytes taken in so far.
-func (g *GrowingFile) Size() int64 { return g.size }
-
 // Put stores the first size bytes of src under the key, replacing the
 // version stored before, and returns their digest. It reads only the bytes
 // past the size of the previous call. A size below that is an error; so is
@@ -58,13 +55,7 @@ func (g *GrowingFile) Put(ctx context.Context, src io.ReaderAt, size int64) (Dig
 		if _, err := body.Write(g.body.Bytes()); err != nil {
 			return Digest{}, 0, err
 		}
-		if seal != nil {
-			if err := seal.Close(); err != nil {
-				return Digest{}, 0, err
-			}
-		}
-		_, err = w.Write(encodeTrailer(uint64(size), d))
-		return d, size, err
+		return d, size, endObject(w, seal, uint64(size), d)
 	})
 	if err != nil {
 		return Digest{}, err

@@ -149,13 +149,19 @@ func (o *ObjectWriter) Close() error {
 	if err := o.comp.Close(); err != nil {
 		return err
 	}
-	if o.seal != nil {
-		if err := o.seal.Close(); err != nil {
+	copy(o.digest[:], o.hash.Sum(nil))
+	return endObject(o.out, o.seal, o.size, o.digest)
+}
+
+// endObject ends an object whose body is written: it closes the sealer of
+// an encrypted body (seal may be nil) and writes the trailer to w.
+func endObject(w io.Writer, seal *sealWriter, size uint64, d Digest) error {
+	if seal != nil {
+		if err := seal.Close(); err != nil {
 			return err
 		}
 	}
-	copy(o.digest[:], o.hash.Sum(nil))
-	_, err := o.out.Write(encodeTrailer(o.size, o.digest))
+	_, err := w.Write(encodeTrailer(size, d))
 	return err
 }
 
