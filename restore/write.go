@@ -383,6 +383,7 @@ func (j *fileJob) plainFD() (*os.File, error) {
 // samePart reports whether the bytes of fd at part's range have its digest.
 func samePart(fd *os.File, part repo.Part, h hash.Hash, buf []byte) (bool, error) {
 	h.Reset()
+	willNeed(fd, part.Offset, part.Size)
 	if _, err := io.CopyBuffer(h, io.NewSectionReader(fd, part.Offset, part.Size), buf); err != nil {
 		return false, fmt.Errorf("compare part at %d: %w", part.Offset, err)
 	}
