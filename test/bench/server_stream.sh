@@ -74,13 +74,23 @@
 #     RSS < 150 MB, TPS cost < 5% against none), a per-run table and the raw
 #     measurements. Progress goes to stderr.
 #
+# SPLIT=1 runs the database host and the repository host as two halves of
+# this machine, the deployment DESIGN.md intends (pgkeep server on its own
+# VM): PostgreSQL (and with it pgBackRest's archive_command) and pgbench are
+# pinned to DB_CPUS (0), pgkeep server and the sampler to REPO_CPUS (1)
+# (taskset), and pgkeep's spool and both repositories are on tmpfs
+# (/dev/shm), so that the repository host's writes do not share the
+# database's disk. What stays shared is memory bandwidth, the caches and the
+# hypervisor. pgBackRest still compresses on the database host, as it does
+# with a remote repository.
+#
 # Environment: DURATION (120), ROUNDS (1), MODES ("none pgkeep pgbackrest"),
 # SCALE (50), CLIENTS (8), JOBS (2), PARTIAL_INTERVAL (1s), SHARED_BUFFERS,
 # MAX_WAL_SIZE (4GB), IDLE_S (5), QUIET_MAX (0.3), QUIET_WAIT (900),
 # BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN (/usr/lib/postgresql/15/bin), PGBACKREST
 # (pgbackrest), TMPDIR (work directory parent, /tmp: on the disk, not tmpfs),
 # LOG_LEVEL (info: the daemon's log level; debug logs every upload with its
-# duration), KEEP (1: keep the work directory), PROFILE (1: after the rounds, one more
+# duration), SPLIT (0), DB_CPUS (0), REPO_CPUS (1), KEEP (1: keep the work directory), PROFILE (1: after the rounds, one more
 # pgkeep run, not in the tables, with `perf record -g` on the daemon, built
 # with symbols from the current tree, or PROFILE_BIN if set; needs root, perf
 # and go).
@@ -98,6 +108,9 @@ PARTIAL_INTERVAL=${PARTIAL_INTERVAL:-1s}
 MAX_WAL_SIZE=${MAX_WAL_SIZE:-4GB}
 IDLE_S=${IDLE_S:-5}
 PROFILE=${PROFILE:-0}
+SPLIT=${SPLIT:-0}
+DB_CPUS=${DB_CPUS:-0}
+REPO_CPUS=${REPO_CPUS:-1}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
@@ -144,6 +157,14 @@ fi
 
 ROOT=0
 if [ "$(id -u)" = 0 ]; then ROOT=1; fi
+# SPLIT=1: the database host and the repository host as two halves of this
+# machine (see the header).
+DB_PIN=() REPO_PIN=()
+if [ "$SPLIT" = 1 ]; then
+	command -v taskset >/dev/null || die "SPLIT=1 needs taskset (util-linux)"
+	[ -d /dev/shm ] || die "SPLIT=1 needs /dev/shm (tmpfs) for the repository host's storage"
+	DB_PIN=(taskset -c "$DB_CPUS") REPO_PIN=(taskset -c "$REPO_CPUS")
+fi
 as_pg() { if ((ROOT)); then runuser -u postgres -- "$@"; else "$@"; fi; }
 # AS_PG_EXEC: a prefix that runs a command as postgres by exec, without a
 # parent process in between (so that `CMD &` leaves the command's PID in $!).
@@ -153,12 +174,21 @@ AS_PG_EXEC=()
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgkeep-bench.XXXXXX")
 chmod 0755 "$work"
 ((ROOT)) && chown postgres: "$work"
+# remote: where the repositories and pgkeep's spool live: the work directory,
+# or with SPLIT=1 a tmpfs directory (the repository host's own storage).
+remote=$work
+if [ "$SPLIT" = 1 ]; then
+	remote=$(mktemp -d /dev/shm/pgkeep-bench-remote.XXXXXX)
+	chmod 0755 "$remote"
+	((ROOT)) && chown postgres: "$remote"
+fi
 DAEMON_PID="" SAMPLER_PID="" PERF_PID="" PG_UP=0
 cleanup() {
 	if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
 	if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null || true; fi
 	if [ -n "$DAEMON_PID" ]; then kill "$DAEMON_PID" 2>/dev/null && sleep 1; fi
 	if ((PG_UP)); then as_pg "$PGBIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; fi
+	if [ "$remote" != "$work" ]; then rm -rf "$remote"; fi
 	if [ "${KEEP:-0}" = 1 ]; then say "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -221,7 +251,7 @@ pg_start() { # SERVER_LOG REAP_LOG
 	local i c="" st=""
 	REAP_LOG=$2
 	PG_UP=1
-	"$PYTHON" "$work/reaper.py" "$REAP_LOG" "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$work/data" -l "$1" -w -t 300 start >/dev/null &
+	"$PYTHON" "$work/reaper.py" "$REAP_LOG" "${AS_PG[@]}" "${DB_PIN[@]}" "$PGBIN/pg_ctl" -D "$work/data" -l "$1" -w -t 300 start >/dev/null &
 	REAPER_PID=$!
 	for ((i = 0; i < 3200; i++)); do
 		[ -n "$c" ] || c=$(awk '$1 == "start" { print $2 }' "$REAP_LOG" 2>/dev/null || true)
@@ -297,7 +327,7 @@ say "template ready: database $db_mb MB, loaded in $(awk -v a="$t" -v b="$EPOCHR
 cat >"$work/pgbackrest.conf" <<CONF
 [global]
 repo1-type=posix
-repo1-path=$work/pgbr-repo
+repo1-path=$remote/pgbr-repo
 compress-type=zst
 compress-level=3
 archive-async=y
@@ -320,7 +350,7 @@ cluster: $CLUSTER
 log-level: ${LOG_LEVEL:-info}
 repo:
   type: posix
-  path: $work/pgkeep-repo
+  path: $remote/pgkeep-repo
 pg:
   host: 127.0.0.1
   port: $port
@@ -330,7 +360,7 @@ pg:
 server:
   name: bench
   listen: $LISTEN
-  spool-path: $work/pgkeep-spool
+  spool-path: $remote/pgkeep-spool
   partial-interval: $PARTIAL_INTERVAL
 YAML
 chmod 0644 "$work/pgkeep.yaml"
@@ -451,7 +481,7 @@ status_lsn() { # FIELD -> integer LSN of .stream.FIELD, or -1
 }
 
 start_daemon() {
-	"${AS_PG_EXEC[@]}" "${PK[@]}" server >"$work/out/server.$1.log" 2>&1 &
+	"${REPO_PIN[@]}" "${AS_PG_EXEC[@]}" "${PK[@]}" server >"$work/out/server.$1.log" 2>&1 &
 	DAEMON_PID=$!
 	if ! wait_status '.role == "active" and .stream.running == true and (.stream.segment // "") != ""' 60; then
 		tail -n 30 "$work/out/server.$1.log" >&2
@@ -506,7 +536,7 @@ pgkeep_check() {
 	local id=$1 first=$2 last=$3 s n present=0 compared=0 same=0 dir rc
 	for ((s = first; s <= last; s++)); do
 		n=$(name_of 1 "$s")
-		dir=$work/pgkeep-repo/$CLUSTER/wal/${n:0:16}
+		dir=$remote/pgkeep-repo/$CLUSTER/wal/${n:0:16}
 		[ -f "$dir/$n" ] || {
 			echo "$id: segment $n missing from the repository" >>"$work/odd"
 			continue
@@ -536,7 +566,7 @@ run() { # ROUND MODE [profile]
 	local present compared same vrc k0 k1 wsync wsync_ms wfpi
 	[ -n "$prof" ] && id=profile.$mode
 	say "round $r: $mode${prof:+ (profile run)}"
-	rm -rf "$work/data" "$work/pgkeep-repo" "$work/pgkeep-spool" "$work/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop"
+	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop"
 	as_pg cp -a "$work/template" "$work/data"
 	case $mode in
 	pgbackrest)
@@ -582,7 +612,10 @@ CONF
 	[ "$mode" = pgbackrest ] && arch=$(pm_child archiver)
 	[ "$mode" = pgkeep ] && wsnd=$(pm_child walsender)
 	flush0=$(psql_c "SELECT pg_current_wal_flush_lsn() - '0/0'")
-	sampler "$mode" "$work/out/samples.$id" &
+	{
+		if [ "$SPLIT" = 1 ]; then taskset -pc "$REPO_CPUS" $BASHPID >/dev/null; fi
+		sampler "$mode" "$work/out/samples.$id"
+	} &
 	SAMPLER_PID=$!
 	sleep 2 # samples before the run: the history the lag in seconds needs
 	# Start of the measured interval.
@@ -591,7 +624,7 @@ CONF
 	if [ "$mode" = pgbackrest ]; then a0=$(ticks "$arch") x0=$(detached_ticks); fi
 	t0=$EPOCHREALTIME
 	as_pg /usr/bin/time -f '%e %U %S' -o "$work/out/pgbench.$id.time" \
-		"$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$JOBS" -T "$DURATION" postgres \
+		"${DB_PIN[@]}" "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$JOBS" -T "$DURATION" postgres \
 		>"$work/out/pgbench.$id.log" 2>&1 || {
 		tail -n 20 "$work/out/pgbench.$id.log" >&2
 		die "pgbench failed ($id)"
@@ -891,6 +924,7 @@ cmd="DURATION=$DURATION ROUNDS=$ROUNDS"
 [ "$MODES" != "none pgkeep pgbackrest" ] && cmd+=" MODES=\"$MODES\""
 [ "$PARTIAL_INTERVAL" != 1s ] && cmd+=" PARTIAL_INTERVAL=$PARTIAL_INTERVAL"
 [ "$PROFILE" = 1 ] && cmd+=" PROFILE=1"
+[ "$SPLIT" = 1 ] && cmd+=" SPLIT=1 DB_CPUS=$DB_CPUS REPO_CPUS=$REPO_CPUS"
 cmd+=" bash test/bench/server_stream.sh"
 
 cat <<MD
@@ -900,6 +934,7 @@ cat <<MD
 - machine: $NCPU CPUs ($cpu_model), $mem RAM, $(uname -sr); work directory (data directory, spools, repositories) on $disk_line
 - $pgk_ver; $pgbr_ver; PostgreSQL $("$PGBIN/postgres" -V | awk '{ print $3 }')
 - command: \`$cmd\` (as $(id -un), from the repository root)
+$(if [ "$SPLIT" = 1 ]; then echo "- **split** (SPLIT=1): database host = CPU(s) $DB_CPUS (PostgreSQL with its archive_command children, pgbench), repository host = CPU(s) $REPO_CPUS (pgkeep server, the sampler); pgkeep's spool and both repositories on tmpfs ($remote), PostgreSQL's data directory on the disk"; fi)
 - server: initdb -k, pgbench -i -s $SCALE ($db_mb MB), shared_buffers=$SHARED_BUFFERS (pg_prewarm'ed), max_wal_size=$MAX_WAL_SIZE,
   track_wal_io_timing=on, other settings default (synchronous_commit on, wal_level replica, checkpoint_timeout 5min); every run from a fresh copy
   of the same data directory, CHECKPOINT before the run
