@@ -16,7 +16,7 @@ import (
 type archiveStream struct {
 	ctx    context.Context
 	conn   *pgconn.PgConn
-	buf    []byte   // unread bytes of the current archive
+	buf    []byte   // unread bytes of the current archive (in the last message)
 	next   *archive // announced, not yet returned by Next
 	open   bool     // an archive has been returned and may have bytes left
 	done   bool     // CopyDone received
@@ -84,7 +84,9 @@ func (s *archiveStream) copyData(d []byte) error {
 		}
 		s.next = &archive{Name: name, Path: path}
 	case 'd':
-		s.buf = append(s.buf[:0], d[1:]...)
+		// The message's bytes stay valid until the next receive, which
+		// comes only once they are read: no copy.
+		s.buf = d[1:]
 	case 'm':
 		s.next = &archive{Name: "manifest"}
 	case 'p':
