@@ -941,7 +941,7 @@ $(if [ "$SPLIT" = 1 ]; then echo "- **split** (SPLIT=1): database host = CPU(s) 
 - load: \`pgbench -n -c $CLIENTS -j $JOBS -T $DURATION\` over TCP on 127.0.0.1; $ROUNDS round(s), modes in the order
   $MODES (reversed in even rounds)
 - pgkeep: \`pgkeep server\` without etcd (streams from pg.host through the slot \`pgkeep\`), posix repository (zstd level 3,
-  default), spool on the same disk, partial-interval $PARTIAL_INTERVAL, no schedules, listen $LISTEN for /status
+  default), spool $(if [ "$SPLIT" = 1 ]; then echo "on tmpfs beside the repository"; else echo "on the same disk"; fi), partial-interval $PARTIAL_INTERVAL, no schedules, listen $LISTEN for /status
 - pgBackRest: archive_mode on, \`archive_command = 'pgbackrest --config=WORK/pgbackrest.conf --stanza=$CLUSTER archive-push %p'\`,
   archive-async=y, spool-path, process-max=2, compress-type=zst, compress-level=3, posix repository, file log level info
 - lag: sampled once a second while pgbench runs, over one extra connection (pg_current_wal_flush_lsn(), pg_stat_archiver)
