@@ -30,7 +30,9 @@
 #     then VACUUM FREEZE ANALYZE, CHECKPOINT and waits until the WAL is
 #     archived. Then ROUNDS rounds (3); the order of the two tools alternates
 #     from round to round; every timed run is preceded by an untimed `sync`,
-#     every backup by a CHECKPOINT; nothing is dropped from the page cache:
+#     every backup by a CHECKPOINT; the page cache is dropped only for the
+#     cold delta restores (as root), and the data directory is read back into
+#     it right after them, so that every backup reads it warm:
 #       full backup: pgkeep backup --type full --output json; pgbackrest
 #         backup --type=full; pg_basebackup -Ft -X none --compress=server-zstd:3
 #         into a temp dir (reference); pg_basebackup -Ft -X none -D - > /dev/null
@@ -599,6 +601,10 @@ for ds in $DATASETS; do
 		for t in "${order[@]}"; do "restore_$t" "$ds" "$r" deltawarm; done
 		if [ "$(id -u)" = 0 ]; then
 			for t in "${order[@]}"; do "restore_$t" "$ds" "$r" deltacold; done
+			# That dropped the source data directory from the page cache
+			# too: read it back, or the next round's first backup reads
+			# it from disk and its second one from the cache.
+			find "$work/data" -type f -exec cat {} + >/dev/null
 		fi
 		rm -rf "$work/restore-pgkeep" "$work/restore-pgbr"
 		sync
@@ -693,7 +699,7 @@ cat <<MD
   --compress=server-zstd:3 into a directory (fsync'd, the default), and -Ft -X none -D - >/dev/null (no compression: the bare stream)
 - each round: CHECKPOINT before every backup, untimed \`sync\` and a wait for an idle machine (< 0.3 CPUs busy over 1 s; waited
   $quiet_total s in all) before every timed run, tool order alternating per round; the page
-  cache is never dropped (data files and repositories are read warm); restores go into an empty directory (not started), the
+  cache is dropped only before the cold delta restores, and the data directory read back right after them (backups read it warm); restores go into an empty directory (not started), the
   delta restore onto that unchanged copy; "sync after" is a \`sync\` timed right after the restore (data the tool left unflushed)
 - MB/s = size of all databases (sum of pg_database_size) / wall time; stored = bytes this backup added to the repository (pgkeep:
   \`--output json\` stored-size; pgBackRest: \`info --output=json\` backup.info.repository.delta; pg_basebackup: du of its directory)
