@@ -14,7 +14,7 @@ import (
 // the batch.
 func (s *streamer) reportDue() bool {
 	return !time.Now().Before(s.nextStatus) ||
-		s.r.o.Synchronous && s.received-s.flushed >= syncFlushBytes
+		s.r.o.Synchronous && s.end()-s.flushed >= syncFlushBytes
 }
 
 // report fsyncs the spool and sends a status update when one is due: every

@@ -35,27 +35,53 @@ func (s *streamer) open(pos position) error {
 	return nil
 }
 
-// write puts WAL that starts at start into the spool, finishing segments
-// as they fill up.
+// writeBatch is how much received WAL the streamer gathers before it
+// writes it to the spool file. Under load the server sends a message per
+// commit flush, a few kB each, and a write per message was the daemon's
+// most frequent system call.
+const writeBatch = 256 << 10
+
+// end is the end of the WAL received: written to the spool file, or
+// gathered to be written.
+func (s *streamer) end() pg.LSN { return s.received + pg.LSN(len(s.pending)) }
+
+// write takes WAL that starts at start, finishing segments as they fill
+// up. It reaches the spool file in batches: when writeBatch bytes are
+// gathered, at the end of a segment, and before every fsync and quiet
+// moment (writePending).
 func (s *streamer) write(start pg.LSN, data []byte) error {
-	if start != s.received {
-		return fmt.Errorf("%s sent WAL from %s, expected %s", s.r.server(), start, s.received)
+	if start != s.end() {
+		return fmt.Errorf("%s sent WAL from %s, expected %s", s.r.server(), start, s.end())
 	}
 	segSize := s.r.segSize()
 	for len(data) > 0 {
-		off := int64(s.received - s.segStart)
+		off := int64(s.end() - s.segStart)
 		n := min(int64(len(data)), segSize-off)
-		if _, err := s.file.WriteAt(data[:n], off); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		s.received += pg.LSN(n)
+		s.pending = append(s.pending, data[:n]...)
 		data = data[n:]
+		var err error
 		if off+n == segSize {
-			if err := s.complete(); err != nil {
-				return err
-			}
+			err = s.complete()
+		} else if len(s.pending) >= writeBatch {
+			err = s.writePending()
+		}
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// writePending writes the gathered WAL to the spool file.
+func (s *streamer) writePending() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	if _, err := s.file.WriteAt(s.pending, int64(s.received-s.segStart)); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.received += pg.LSN(len(s.pending))
+	s.pending = s.pending[:0]
 	received := s.received
 	s.r.update(func(st *ReceiverStatus) { st.Received, st.ReceivedAt = received, time.Now() })
 	return nil
@@ -63,7 +89,13 @@ func (s *streamer) write(start pg.LSN, data []byte) error {
 
 // flush makes the received WAL durable in the spool.
 func (s *streamer) flush() error {
-	if s.file == nil || s.flushed == s.received {
+	if s.file == nil {
+		return nil
+	}
+	if err := s.writePending(); err != nil {
+		return err
+	}
+	if s.flushed == s.received {
 		return nil
 	}
 	if err := s.file.Sync(); err != nil {
@@ -84,7 +116,10 @@ func (s *streamer) setFlushed() {
 // WAL is reported flushed, so that the slot never passes the state file.
 func (s *streamer) complete() error {
 	name := pg.SegmentOf(s.tli, s.segStart, s.r.segSize())
-	err := s.file.Sync()
+	err := s.writePending()
+	if err == nil {
+		err = s.file.Sync()
+	}
 	if cerr := s.file.Close(); err == nil {
 		err = cerr
 	}
@@ -105,8 +140,11 @@ func (s *streamer) complete() error {
 	return s.open(next)
 }
 
-// closeFile closes the current spool file, if any.
+// closeFile closes the current spool file, if any, and drops WAL gathered
+// for it but not written (neither written nor reported: the next run
+// receives it again).
 func (s *streamer) closeFile() {
+	s.pending = s.pending[:0]
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil
@@ -122,6 +160,11 @@ func (s *streamer) closeFile() {
 func (s *streamer) endTimeline(tli uint32, at pg.LSN) (position, error) {
 	if tli <= s.tli {
 		return position{}, fmt.Errorf("%s switched from timeline %d to timeline %d", s.r.server(), s.tli, tli)
+	}
+	if s.file != nil {
+		if err := s.writePending(); err != nil {
+			return position{}, err
+		}
 	}
 	if at < s.segStart || at > s.received {
 		return position{}, fmt.Errorf("%s ended timeline %d at %s, but its WAL was received from %s only up to %s",

@@ -40,6 +40,7 @@ type streamer struct {
 	tli        uint32
 	file       *os.File // <segment>.partial being written
 	segStart   pg.LSN
+	pending    []byte // WAL received after received, not yet written (writePending)
 	received   pg.LSN // end of the WAL written to file
 	flushed    pg.LSN // end of the WAL fsynced
 	flushSent  pg.LSN // the flush position last sent to the server
@@ -96,7 +97,9 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 		}
 		switch m := msg.(type) {
 		case nil: // a quiet moment: the end of a batch
-			err = s.report(false)
+			if err = s.writePending(); err == nil {
+				err = s.report(false)
+			}
 		case *pgproto3.CopyData:
 			err = s.copyData(m.Data)
 		case *pgproto3.CopyDone:
@@ -127,7 +130,7 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 // nil message means the wait ended quietly.
 func (s *streamer) receive(ctx context.Context) (pgproto3.BackendMessage, error) {
 	deadline := s.nextStatus
-	pending := s.r.o.Synchronous && s.received != s.flushed || s.awaitingArchive()
+	pending := s.r.o.Synchronous && s.end() != s.flushed || s.awaitingArchive()
 	if poll := time.Now().Add(syncPoll); pending && poll.Before(deadline) {
 		deadline = poll
 	}
