@@ -1,9 +1,11 @@
 package walarchive
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
@@ -66,7 +69,12 @@ func (r *Receiver) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgconn.Connect(ctx, cs)
+	cfg, err := pgconn.ParseConfig(cs)
+	if err != nil {
+		return nil, fmt.Errorf("replication connection to %s: %w", r.server(), err)
+	}
+	cfg.BuildFrontend = bufferedFrontend
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("replication connection to %s: %w", r.server(), err)
 	}
@@ -147,4 +155,15 @@ func (r *Receiver) querySlot(ctx context.Context, conn *pgx.Conn) (pg.LSN, bool,
 	}
 	lsn, err := pg.ParseLSN(*restart)
 	return lsn, true, err
+}
+
+// readBuffer is how much the replication connection reads from its socket
+// at once. pgproto3 reads 8 KiB at a time by default: under load that was
+// ~900 reads per second for 7 MB/s of WAL.
+const readBuffer = 256 << 10
+
+// bufferedFrontend is pgproto3's frontend reading through a readBuffer
+// buffer. A read returns what the socket holds; it never waits to fill it.
+func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
+	return pgproto3.NewFrontend(bufio.NewReaderSize(r, readBuffer), w)
 }
