@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -51,9 +52,16 @@ func startHACluster(t *testing.T) *haCluster {
 			hc.waitLeader(t, "a")
 		}
 	}
-	harness.Wait(t, 60*time.Second, "one leader and two streaming replicas", func() (bool, error) {
+	// Converged: each replica streams through its own slot. A replica first
+	// streams as the harness started it; once its agent follows the leader
+	// it reconnects with primary_slot_name, and if that comes before the
+	// leader has created the slot, its walreceiver retries only after
+	// wal_retrieve_retry_interval (5 s), lagging meanwhile.
+	harness.Wait(t, 60*time.Second, "one leader and two replicas streaming through their slots", func() (bool, error) {
 		info := hc.list(t)
-		return info.streaming() == 2 && info.Leader == "a", fmt.Errorf("%+v", info)
+		slots, err := primary.TryQueryString(t.Context(),
+			"SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ('b', 'c') AND active")
+		return info.streaming() == 2 && info.Leader == "a" && slots == "2", errors.Join(err, fmt.Errorf("%+v, active slots %s", info, slots))
 	})
 	return hc
 }
