@@ -161,10 +161,8 @@ func (s *streamer) endTimeline(tli uint32, at pg.LSN) (position, error) {
 	if tli <= s.tli {
 		return position{}, fmt.Errorf("%s switched from timeline %d to timeline %d", s.r.server(), s.tli, tli)
 	}
-	if s.file != nil {
-		if err := s.writePending(); err != nil {
-			return position{}, err
-		}
+	if err := s.writePending(); err != nil {
+		return position{}, err
 	}
 	if at < s.segStart || at > s.received {
 		return position{}, fmt.Errorf("%s ended timeline %d at %s, but its WAL was received from %s only up to %s",
