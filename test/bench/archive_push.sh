@@ -63,8 +63,7 @@ BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 
-say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+. test/bench/lib.sh # say, die, free_port, initdb_loopback
 
 # ---------------------------------------------------------------- prerequisites
 [ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
@@ -91,18 +90,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free loopback port: bind port 0 and read what the kernel chose.
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-		return
-	fi
-	local p
-	for p in $(seq 54320 54399); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-	done
-	die "no free port"
-}
 port=$(free_port)
 
 # Everything that runs as postgres lives in $work and is owned by postgres.
@@ -115,11 +102,8 @@ psql_c() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -X -Atqc "$1"
 
 # ------------------------------------------------------ 1. WAL segments to push
 say "initdb -k and start PostgreSQL 15 on 127.0.0.1:$port (work dir $work)"
-as_pg "$PGBIN/initdb" -D "$work/data" -k -U postgres -A trust --no-instructions >/dev/null
+initdb_loopback "$work/data" "$port" "$work"
 cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
 archive_mode = on
 archive_command = 'test ! -f $work/collect/%f && cp %p $work/collect/%f'
 wal_keep_size = 4GB

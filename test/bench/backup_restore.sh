@@ -84,8 +84,7 @@ PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 CMDLINE="ROUNDS=$ROUNDS DATASETS=\"$DATASETS\" SCALE=$SCALE B_MB=$B_MB bash test/bench/backup_restore.sh"
 
-say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+. test/bench/lib.sh # say, die, free_port, initdb_loopback
 
 # ---------------------------------------------------------------- prerequisites
 [ "$(id -u)" = 0 ] || die "run as root (PostgreSQL and the tools run as user postgres)"
@@ -121,7 +120,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 
 as_pg mkdir -p "$work/out" "$work/pgbr-log" "$work/pgbr-lock" "$work/pgbr-spool"
@@ -137,7 +135,7 @@ psql_c() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -X -Atqc "$1"
 
 # ------------------------------------------------------------ 1. server, tools
 say "initdb -k and start PostgreSQL 15 on 127.0.0.1:$port (work dir $work)"
-as_pg "$PGBIN/initdb" -D "$work/data" -k -U postgres -A trust --no-instructions >/dev/null
+initdb_loopback "$work/data" "$port" "$work"
 cat >"$work/pgbackrest.conf" <<CONF
 [global]
 repo1-type=posix
@@ -175,9 +173,6 @@ PK=("$PGKEEP" --config "$work/pgkeep.yaml")
 push_pk="$PGKEEP --config $work/pgkeep.yaml archive-push %p"
 push_br="$PGBACKREST --config=$work/pgbackrest.conf --stanza=$CLUSTER archive-push %p"
 cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
 shared_buffers = 256MB
 max_wal_size = 8GB
 checkpoint_timeout = 30min

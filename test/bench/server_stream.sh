@@ -123,11 +123,7 @@ if [ -z "${SHARED_BUFFERS:-}" ]; then
 	if ((mem_kb / 4 >= 1048576)); then SHARED_BUFFERS=1GB; else SHARED_BUFFERS=$((mem_kb / 4 / 1024))MB; fi
 fi
 
-say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-	say "ERROR: $*"
-	exit 1
-}
+. test/bench/lib.sh # say, die, free_port, initdb_loopback
 
 # ---------------------------------------------------------------- prerequisites
 [ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
@@ -194,20 +190,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-		return
-	fi
-	local p
-	for p in $(seq 54320 54399); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port"
-}
 port=$(free_port)
 http_port=$(free_port)
 [ "$http_port" != "$port" ] || http_port=$(free_port)
@@ -294,11 +276,8 @@ name_of() { printf '%08X%08X%08X' "$1" $(($2 / 256)) $(($2 % 256)); } # TLI SEGN
 
 # ------------------------------------------------------------- 1. the template
 say "initdb -k, PostgreSQL 15 on 127.0.0.1:$port, shared_buffers=$SHARED_BUFFERS, max_wal_size=$MAX_WAL_SIZE (work dir $work)"
-as_pg "$PGBIN/initdb" -D "$work/data" -k -U postgres -A trust --no-instructions >/dev/null
+initdb_loopback "$work/data" "$port" "$work"
 cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
 shared_buffers = $SHARED_BUFFERS
 max_wal_size = $MAX_WAL_SIZE
 log_checkpoints = on

@@ -31,8 +31,7 @@ SCALE=${SCALE:-20}
 BIN=${BIN:-bin/pgkeep}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+. test/bench/lib.sh # say, die, free_port, initdb_loopback
 
 [ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
 [ -x "$PGBIN/initdb" ] || die "PostgreSQL 15 not found in $PGBIN: run scripts/install-deps.sh"
@@ -58,16 +57,13 @@ for k in "${!bins[@]}"; do
 	as_pg chmod 0755 "$work/pgkeep-$k"
 done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-api=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+api=$(free_port)
 psql_c() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -X -Atqc "$1" postgres; }
 
 say "initdb -k, pgbench -i -s $SCALE (work dir $work)"
-as_pg "$PGBIN/initdb" -D "$work/tmpl" -k -U postgres -A trust --no-instructions >/dev/null
+initdb_loopback "$work/tmpl" "$port" "$work"
 cat >>"$work/tmpl/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
 shared_buffers = 512MB
 max_wal_size = 4GB
 CONF

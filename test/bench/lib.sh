@@ -1,0 +1,38 @@
+# Helpers shared by the benchmark scripts of this directory; sourced from the
+# repository root after `cd`. The caller defines as_pg (how to run a command
+# as the OS user postgres) and PGBIN.
+
+say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+	say "ERROR: $*"
+	exit 1
+}
+
+# free_port prints a free loopback port: bind port 0 and read what the
+# kernel chose (without python3: the first of 54320-54399 nobody answers on).
+free_port() {
+	if command -v python3 >/dev/null; then
+		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+		return
+	fi
+	local p
+	for p in $(seq 54320 54399); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port"
+}
+
+# initdb_loopback DIR PORT SOCKDIR: a data directory with data checksums,
+# superuser postgres, trust, listening on 127.0.0.1:PORT only, its socket in
+# SOCKDIR. The caller appends its own settings to DIR/postgresql.conf.
+initdb_loopback() {
+	as_pg "$PGBIN/initdb" -D "$1" -k -U postgres -A trust --no-instructions >/dev/null
+	as_pg tee -a "$1/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $2
+unix_socket_directories = '$3'
+CONF
+}
