@@ -35,6 +35,11 @@
 #                   compress-type=zst, compress-level=3, a fresh posix
 #                   repository (stanza-create and check first), file log at
 #                   the default level (info).
+#       receivewal: only with MODES including it (a reference, not a goal):
+#                   archive_mode off; PostgreSQL's own pg_receivewal streams
+#                   over a physical slot into a directory beside pgkeep's
+#                   spool (no compression, fsync at each segment's end, no
+#                   upload): what any streaming receiver costs the server.
 #     PostgreSQL runs under a child subreaper (python3 prctl): pgBackRest's
 #     async archive-push detaches itself (setsid, double fork), and this way
 #     it is reparented to the subreaper, which waits for it and logs its CPU
@@ -132,7 +137,7 @@ BIN=$(realpath "$BIN")
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds)"
 for m in $MODES; do
-	case $m in none | pgkeep | pgbackrest) ;; *) die "unknown mode $m in MODES" ;; esac
+	case $m in none | pgkeep | pgbackrest | receivewal) ;; *) die "unknown mode $m in MODES" ;; esac
 done
 case " $MODES " in *" pgbackrest "*)
 	PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
@@ -545,7 +550,7 @@ run() { # ROUND MODE [profile]
 	local present compared same vrc k0 k1 wsync wsync_ms wfpi
 	[ -n "$prof" ] && id=profile.$mode
 	say "round $r: $mode${prof:+ (profile run)}"
-	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop"
+	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop" "$remote/receivewal"
 	as_pg cp -a "$work/template" "$work/data"
 	case $mode in
 	pgbackrest)
@@ -574,6 +579,18 @@ CONF
 		as_pg "${PGBR[@]}" stanza-create >&2
 		as_pg "${PGBR[@]}" check >&2
 		;;
+	receivewal)
+		as_pg mkdir -p "$remote/receivewal"
+		as_pg "$PGBIN/pg_receivewal" -h 127.0.0.1 -p "$port" -U postgres --create-slot --slot receivewal >&2
+		"${REPO_PIN[@]}" "${AS_PG_EXEC[@]}" "$PGBIN/pg_receivewal" -h 127.0.0.1 -p "$port" -U postgres --slot receivewal \
+			-D "$remote/receivewal" -n >"$work/out/receivewal.$id.log" 2>&1 &
+		DAEMON_PID=$!
+		for ((i = 0; i < 100; i++)); do
+			[ "$(psql_c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg_receivewal' AND state = 'streaming'")" = 1 ] && break
+			sleep 0.1
+		done
+		((i < 100)) || die "pg_receivewal did not start streaming within 10 s (see $work/out/receivewal.$id.log)"
+		;;
 	esac
 	if [ -n "$prof" ]; then
 		perf record -q -F 499 -g -p "$DAEMON_PID" -o "$work/perf.data" 2>"$work/out/perf.err" &
@@ -589,7 +606,7 @@ CONF
 	ck0=$(psql_c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
 	psql_c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 	[ "$mode" = pgbackrest ] && arch=$(pm_child archiver)
-	[ "$mode" = pgkeep ] && wsnd=$(pm_child walsender)
+	[ "$mode" = pgkeep ] || [ "$mode" = receivewal ] && wsnd=$(pm_child walsender)
 	flush0=$(psql_c "SELECT pg_current_wal_flush_lsn() - '0/0'")
 	{
 		if [ "$SPLIT" = 1 ]; then taskset -pc "$REPO_CPUS" $BASHPID >/dev/null; fi
@@ -599,7 +616,7 @@ CONF
 	sleep 2 # samples before the run: the history the lag in seconds needs
 	# Start of the measured interval.
 	b0=$(busy) o0=$(pg_ticks) k0=$(disk) tb0=$EPOCHREALTIME
-	if [ "$mode" = pgkeep ]; then d0=$(ticks "$DAEMON_PID") w0=$(ticks "$wsnd"); fi
+	if [ -n "$wsnd" ]; then d0=$(ticks "$DAEMON_PID") w0=$(ticks "$wsnd"); fi
 	if [ "$mode" = pgbackrest ]; then a0=$(ticks "$arch") x0=$(detached_ticks); fi
 	t0=$EPOCHREALTIME
 	as_pg /usr/bin/time -f '%e %U %S' -o "$work/out/pgbench.$id.time" \
@@ -611,7 +628,7 @@ CONF
 	t1=$EPOCHREALTIME
 	sleep 0.3 # the backends exit and are reaped: their CPU moves to the postmaster
 	b1=$(busy) o1=$(pg_ticks) k1=$(disk) tb1=$EPOCHREALTIME
-	if [ "$mode" = pgkeep ]; then
+	if [ -n "$wsnd" ]; then
 		d1=$(ticks "$DAEMON_PID") w1=$(ticks "$wsnd")
 		vmhwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON_PID/status")
 		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
@@ -721,6 +738,15 @@ CONF
 		res "$r" "$mode" last_seg "$(name_of 1 "$last")"
 		stop_daemon "$id"
 		;;
+	receivewal)
+		res "$r" "$mode" daemon_cpu "$(cs "$d0" "$d1")"
+		res "$r" "$mode" walsender_cpu "$(cs "$w0" "$w1")"
+		res "$r" "$mode" peak_rss_kb "$vmhwm"
+		tool=$(cs "$d0" "$d1")
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+		DAEMON_PID=""
+		;;
 	pgbackrest)
 		# Detached processes: reaped in the interval, plus the growth of the live ones.
 		async=$(cs "$x0" "$x1" "$(orphan_cpu "$tb0" "$tb1")")
@@ -737,7 +763,7 @@ CONF
 	# Other load: busy CPUs minus ours (server, pgbench, daemon or async
 	# pgBackRest processes; the archiver's children are in pg_cpu already).
 	local extra=0
-	[ "$mode" = pgkeep ] && extra=$tool
+	[ "$mode" = pgkeep ] || [ "$mode" = receivewal ] && extra=$tool
 	[ "$mode" = pgbackrest ] && extra=$async
 	res "$r" "$mode" own_cpus "$(awk -v p="$(vals_of "$r" "$mode" pg_cpu)" -v q="$u" -v s="$s" -v e="$extra" -v w="$iv" 'BEGIN { printf "%.3f", (p + q + s + e) / w }')"
 	res "$r" "$mode" others "$(awk -v b="$(vals_of "$r" "$mode" busy_task)" -v o="$(vals_of "$r" "$mode" own_cpus)" 'BEGIN { printf "%.3f", b - o }')"
@@ -763,7 +789,7 @@ vals_of() { awk -v r="$1" -v m="$2" -v k="$3" '$1 == r && $2 == m && $3 == k { p
 # Records median, p95 and max of each, and how many samples were unusable.
 lag_stats() {
 	local r=$1 m=$2 f=$3 a=$4 b=$5
-	[ "$m" = none ] && return 0
+	[ "$m" = none ] || [ "$m" = receivewal ] && return 0
 	awk -v a="$a" -v b="$b" -v m="$m" -v r="$r" '
 	$1 != "S" { next }
 	{
@@ -878,17 +904,17 @@ tps_rel() { # MODE
 }
 col() { # FORMAT METRIC [FORMULA] -> "| none | pgkeep | pgbackrest |" cells for the modes run
 	local out="" m
-	for m in none pgkeep pgbackrest; do has "$m" && out+=" $(fmt "$1" "$m" "$2" "${3:-x}") |"; done
+	for m in none pgkeep pgbackrest receivewal; do has "$m" && out+=" $(fmt "$1" "$m" "$2" "${3:-x}") |"; done
 	echo "$out"
 }
 colpair() { # METRIC1 METRIC2 -> "a / b" cells
 	local out="" m
-	for m in none pgkeep pgbackrest; do has "$m" && out+=" $(fmt %.4g "$m" "$1") / $(fmt %.4g "$m" "$2") |"; done
+	for m in none pgkeep pgbackrest receivewal; do has "$m" && out+=" $(fmt %.4g "$m" "$1") / $(fmt %.4g "$m" "$2") |"; done
 	echo "$out"
 }
 header() {
 	local h="| |" s="|---|" m
-	for m in none pgkeep pgbackrest; do has "$m" && h+=" $m |" && s+="---|"; done
+	for m in none pgkeep pgbackrest receivewal; do has "$m" && h+=" $m |" && s+="---|"; done
 	printf '%s\n%s\n' "$h" "$s"
 }
 MiB='x / 1048576'
@@ -905,6 +931,11 @@ cmd="DURATION=$DURATION ROUNDS=$ROUNDS"
 [ "$PROFILE" = 1 ] && cmd+=" PROFILE=1"
 [ "$SPLIT" = 1 ] && cmd+=" SPLIT=1 DB_CPUS=$DB_CPUS REPO_CPUS=$REPO_CPUS"
 cmd+=" bash test/bench/server_stream.sh"
+rw_line=""
+if has receivewal; then
+	rw_line="- receivewal (a reference): archive_mode off; \`pg_receivewal --slot receivewal -D DIR -n\` ($("$PGBIN/pg_receivewal" -V | awk '{ print $3 }')),"
+	rw_line+=" DIR beside pgkeep's spool: no compression, fsync at each segment's end, no repository; no lag is measured for it"
+fi
 
 cat <<MD
 ### Settings
@@ -923,6 +954,7 @@ $(if [ "$SPLIT" = 1 ]; then echo "- **split** (SPLIT=1): database host = CPU(s) 
   default), spool $(if [ "$SPLIT" = 1 ]; then echo "on tmpfs beside the repository"; else echo "on the same disk"; fi), partial-interval $PARTIAL_INTERVAL, no schedules, listen $LISTEN for /status
 - pgBackRest: archive_mode on, \`archive_command = 'pgbackrest --config=WORK/pgbackrest.conf --stanza=$CLUSTER archive-push %p'\`,
   archive-async=y, spool-path, process-max=2, compress-type=zst, compress-level=3, posix repository, file log level info
+$rw_line
 - lag: sampled once a second while pgbench runs, over one extra connection (pg_current_wal_flush_lsn(), pg_stat_archiver)
   and GET /status; bytes = flush position − archived position (pgkeep: /status \`archived\`, WAL durable in the repository
   as a segment or .partial; pgBackRest: the end of pg_stat_archiver.last_archived_wal, i.e. whole segments only);
@@ -933,7 +965,7 @@ $(if [ "$SPLIT" = 1 ]; then echo "- **split** (SPLIT=1): database host = CPU(s) 
 
 $(header)
 | TPS |$(col %.0f tps)
-| TPS relative to none |$(has none && echo " – |")$(has pgkeep && echo " $(tps_rel pgkeep) |")$(has pgbackrest && echo " $(tps_rel pgbackrest) |")
+| TPS relative to none |$(has none && echo " – |")$(has pgkeep && echo " $(tps_rel pgkeep) |")$(has pgbackrest && echo " $(tps_rel pgbackrest) |")$(has receivewal && echo " $(tps_rel receivewal) |")
 | latency average (ms) |$(col %.2f latency_ms)
 | WAL written (MB) |$(col %.0f wal_bytes "$MB")
 | WAL rate (MB/s) |$(col %.1f wal_bytes "x / $DURATION / 1e6")
@@ -972,7 +1004,8 @@ $(header)
 - "archiving CPU": pgkeep = the \`pgkeep server\` process (utime+stime from /proc/PID/stat); pgBackRest = the archiver with
   its archive-push children plus the detached async archive-push processes and their local workers (PostgreSQL runs under
   a child subreaper that waits for them and logs their rusage). "during pgbench" is the pgbench run; "pgbench + drain"
-  goes on until the archive holds the switched segment. The walsender (pgkeep only) is PostgreSQL's side of the stream.
+  goes on until the archive holds the switched segment. The walsender (pgkeep, receivewal) is PostgreSQL's side of the stream;
+  for receivewal, "archiving CPU" and RSS are pg_receivewal's.
   "% of one core" = CPU s / $DURATION s.
 - "archiving peak RSS": pgkeep = VmHWM of the daemon (/proc/PID/status) at the end of pgbench; pgBackRest = the largest
   maxrss of one detached async archive-push process (with its local workers; the short archive-push processes that
