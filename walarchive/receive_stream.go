@@ -130,8 +130,8 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 // nil message means the wait ended quietly.
 func (s *streamer) receive(ctx context.Context) (pgproto3.BackendMessage, error) {
 	deadline := s.nextStatus
-	pending := s.r.o.Synchronous && s.end() != s.flushed || s.awaitingArchive()
-	if poll := time.Now().Add(syncPoll); pending && poll.Before(deadline) {
+	waiting := s.r.o.Synchronous && s.end() != s.flushed || s.awaitingArchive()
+	if poll := time.Now().Add(syncPoll); waiting && poll.Before(deadline) {
 		deadline = poll
 	}
 	rctx, cancel := context.WithDeadline(ctx, deadline)
