@@ -106,6 +106,8 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-120}
 ROUNDS=${ROUNDS:-1}
 MODES=${MODES:-none pgkeep pgbackrest}
+# every mode the script knows, in the order of the report's columns
+ALL_MODES="none pgkeep pgbackrest receivewal"
 SCALE=${SCALE:-50}
 CLIENTS=${CLIENTS:-8}
 JOBS=${JOBS:-2}
@@ -137,7 +139,7 @@ BIN=$(realpath "$BIN")
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds)"
 for m in $MODES; do
-	case $m in none | pgkeep | pgbackrest | receivewal) ;; *) die "unknown mode $m in MODES" ;; esac
+	case " $ALL_MODES " in *" $m "*) ;; *) die "unknown mode $m in MODES" ;; esac
 done
 case " $MODES " in *" pgbackrest "*)
 	PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
@@ -763,7 +765,7 @@ CONF
 	# Other load: busy CPUs minus ours (server, pgbench, daemon or async
 	# pgBackRest processes; the archiver's children are in pg_cpu already).
 	local extra=0
-	[ "$mode" = pgkeep ] || [ "$mode" = receivewal ] && extra=$tool
+	[ -n "$wsnd" ] && extra=$tool
 	[ "$mode" = pgbackrest ] && extra=$async
 	res "$r" "$mode" own_cpus "$(awk -v p="$(vals_of "$r" "$mode" pg_cpu)" -v q="$u" -v s="$s" -v e="$extra" -v w="$iv" 'BEGIN { printf "%.3f", (p + q + s + e) / w }')"
 	res "$r" "$mode" others "$(awk -v b="$(vals_of "$r" "$mode" busy_task)" -v o="$(vals_of "$r" "$mode" own_cpus)" 'BEGIN { printf "%.3f", b - o }')"
@@ -904,17 +906,17 @@ tps_rel() { # MODE
 }
 col() { # FORMAT METRIC [FORMULA] -> "| none | pgkeep | pgbackrest |" cells for the modes run
 	local out="" m
-	for m in none pgkeep pgbackrest receivewal; do has "$m" && out+=" $(fmt "$1" "$m" "$2" "${3:-x}") |"; done
+	for m in $ALL_MODES; do has "$m" && out+=" $(fmt "$1" "$m" "$2" "${3:-x}") |"; done
 	echo "$out"
 }
 colpair() { # METRIC1 METRIC2 -> "a / b" cells
 	local out="" m
-	for m in none pgkeep pgbackrest receivewal; do has "$m" && out+=" $(fmt %.4g "$m" "$1") / $(fmt %.4g "$m" "$2") |"; done
+	for m in $ALL_MODES; do has "$m" && out+=" $(fmt %.4g "$m" "$1") / $(fmt %.4g "$m" "$2") |"; done
 	echo "$out"
 }
 header() {
 	local h="| |" s="|---|" m
-	for m in none pgkeep pgbackrest receivewal; do has "$m" && h+=" $m |" && s+="---|"; done
+	for m in $ALL_MODES; do has "$m" && h+=" $m |" && s+="---|"; done
 	printf '%s\n%s\n' "$h" "$s"
 }
 MiB='x / 1048576'
@@ -965,7 +967,7 @@ $rw_line
 
 $(header)
 | TPS |$(col %.0f tps)
-| TPS relative to none |$(has none && echo " – |")$(has pgkeep && echo " $(tps_rel pgkeep) |")$(has pgbackrest && echo " $(tps_rel pgbackrest) |")$(has receivewal && echo " $(tps_rel receivewal) |")
+| TPS relative to none |$(for m in $ALL_MODES; do has "$m" || continue; if [ "$m" = none ]; then echo -n " – |"; else echo -n " $(tps_rel "$m") |"; fi; done)
 | latency average (ms) |$(col %.2f latency_ms)
 | WAL written (MB) |$(col %.0f wal_bytes "$MB")
 | WAL rate (MB/s) |$(col %.1f wal_bytes "x / $DURATION / 1e6")
