@@ -124,8 +124,7 @@ func (p *pooledWriter[W]) Close() error {
 // pooled returns a compressor writing to w from the pool of key, or a new
 // one from build.
 func pooled[W resettable](key poolKey, w io.Writer, build func() (W, error)) (io.WriteCloser, error) {
-	pi, _ := writerPools.LoadOrStore(key, &sync.Pool{})
-	pool := pi.(*sync.Pool)
+	pool := poolOf(key)
 	if pw, ok := pool.Get().(W); ok {
 		pw.Reset(w)
 		return &pooledWriter[W]{pw, pool}, nil
@@ -134,21 +133,42 @@ func pooled[W resettable](key poolKey, w io.Writer, build func() (W, error)) (io
 	if err != nil {
 		return nil, err
 	}
+	pw.Reset(w)
 	return &pooledWriter[W]{pw, pool}, nil
 }
 
-func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
-	return pooled(poolKey{CompressZstd, level, concurrency}, w, func() (*zstd.Encoder, error) {
-		// A 2 MiB window, as libzstd uses at level 3: the ratio is the
-		// same on WAL and relation files, and each encoder touches far
-		// less memory (page faults dominate a one-shot archive-push
-		// otherwise). No zstd frame checksum: the object's SHA-256 (or
-		// HMAC) covers the plain bytes.
-		opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false)}
-		if concurrency > 0 {
-			opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
+// poolOf returns the pool of compressors of key.
+func poolOf(key poolKey) *sync.Pool {
+	pi, _ := writerPools.LoadOrStore(key, &sync.Pool{})
+	return pi.(*sync.Pool)
+}
+
+// encodeAll appends src compressed as one zstd frame to dst, in one call:
+// no copy of src into the encoder's history, as a stream needs. The
+// encoder comes from the pool of single-goroutine streams (both kinds of
+// use leave it ready for the other).
+func zstdEncodeAll(dst, src []byte, level int) ([]byte, error) {
+	if level == 0 {
+		level = 3
+	}
+	pool := poolOf(poolKey{CompressZstd, level, 1})
+	e, ok := pool.Get().(*zstdEncoder)
+	if !ok {
+		var err error
+		if e, err = newZstdEncoder(level, 1); err != nil {
+			return nil, err
 		}
-		return zstd.NewWriter(w, opts...)
+	}
+	dst, err := e.encodeAll(dst, src)
+	if err == nil {
+		pool.Put(e)
+	}
+	return dst, err
+}
+
+func getZstd(w io.Writer, level, concurrency int) (io.WriteCloser, error) {
+	return pooled(poolKey{CompressZstd, level, concurrency}, w, func() (*zstdEncoder, error) {
+		return newZstdEncoder(level, concurrency)
 	})
 }
 

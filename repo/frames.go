@@ -33,6 +33,12 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 	if c.Compression != CompressZstd || workers < 2 || nframes < 2 {
 		return c.encodeStream(w, src, size)
 	}
+	if zstdOneShot {
+		if data, unmap, err := mapFile(src, size); err == nil {
+			defer unmap()
+			return c.encodeMapped(w, data, workers)
+		}
+	}
 	body, seal, err := c.newBody(w)
 	if err != nil {
 		return Digest{}, err
@@ -96,6 +102,57 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 	var d Digest
 	copy(d[:], h.Sum(nil))
 	return d, endObject(w, seal, uint64(size), d)
+}
+
+// encodeMapped is EncodeFile of a file mapped into memory: each frame is
+// compressed in one call straight from the mapping, up to workers at a
+// time, while another goroutine hashes it; frames are written in order.
+func (c *Codec) encodeMapped(w io.Writer, data []byte, workers int) (Digest, error) {
+	body, seal, err := c.newBody(w)
+	if err != nil {
+		return Digest{}, err
+	}
+	h := c.NewHash()
+	hashed := make(chan struct{})
+	go func() { h.Write(data); close(hashed) }()
+
+	type frame struct {
+		out  []byte
+		err  error
+		done chan struct{}
+	}
+	nframes := (len(data) + frameSize - 1) / frameSize
+	frames := make([]*frame, nframes)
+	sem := make(chan struct{}, workers)
+	for i := range frames {
+		f := &frame{done: make(chan struct{})}
+		frames[i] = f
+		plain := data[i*frameSize : min(len(data), (i+1)*frameSize)]
+		go func() {
+			defer close(f.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f.out, f.err = zstdEncodeAll(make([]byte, 0, len(plain)/8), plain, c.Level)
+		}()
+	}
+	var werr error
+	for i, f := range frames {
+		<-f.done
+		if werr == nil {
+			werr = f.err
+		}
+		if werr == nil {
+			_, werr = body.Write(f.out)
+		}
+		frames[i] = nil
+	}
+	<-hashed
+	if werr != nil {
+		return Digest{}, werr
+	}
+	var d Digest
+	copy(d[:], h.Sum(nil))
+	return d, endObject(w, seal, uint64(len(data)), d)
 }
 
 // encodeStream is EncodeFile on one goroutine's stream.

@@ -191,6 +191,25 @@ func ParseTrailer(t []byte) (size int64, d Digest, err error) {
 func (c *Codec) Encode(plain []byte) ([]byte, Digest, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(plain)/4 + 1024)
+	if zstdOneShot && c.Compression == CompressZstd && c.Concurrency == 1 {
+		// One call for the whole body: the encoder reads plain in place.
+		body, seal, err := c.newBody(&buf)
+		if err != nil {
+			return nil, Digest{}, err
+		}
+		d := c.Digest(plain)
+		comp, err := zstdEncodeAll(nil, plain, c.Level)
+		if err != nil {
+			return nil, Digest{}, err
+		}
+		if _, err := body.Write(comp); err != nil {
+			return nil, Digest{}, err
+		}
+		if err := endObject(&buf, seal, uint64(len(plain)), d); err != nil {
+			return nil, Digest{}, err
+		}
+		return buf.Bytes(), d, nil
+	}
 	w, err := c.NewWriter(&buf)
 	if err != nil {
 		return nil, Digest{}, err

@@ -43,7 +43,11 @@ fi
 # example configs/haproxy.cfg is tested; Patroni's patronictl, to check that
 # it reads the keys pgkeep ha writes (and Patroni itself for
 # test/bench/ha_failover.sh).
+# libzstd's static library and gcc: the libzstd build (make build-libzstd)
+# and its codec tests in make test.
 missing=()
+dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 [ -x /usr/bin/etcd ] || missing+=(etcd-server)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v patronictl >/dev/null || missing+=(patroni)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/pgkeep/pgkeep/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,11 @@ func newVersionCommand() *cobra.Command {
 			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 				v = info.Main.Version
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pgkeep %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			build := fmt.Sprintf("%s, %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			if repo.ZstdLibrary != "" {
+				build += ", " + repo.ZstdLibrary
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pgkeep %s (%s)\n", v, build)
 			return nil
 		},
 	}
