@@ -26,6 +26,14 @@ func (c *cluster) restoreAndStart(t *testing.T, args ...string) *harness.Postgre
 	t.Helper()
 	dir := filepath.Join(harness.Dir(t), "data")
 	c.must(t, append([]string{"restore", "--pgdata", dir}, args...)...)
+	return c.startRestored(t, dir)
+}
+
+// startRestored starts the restored data directory dir (without archiving:
+// it must not write into the cluster's archive) and waits until recovery
+// has ended.
+func (c *cluster) startRestored(t *testing.T, dir string) *harness.Postgres {
+	t.Helper()
 	copy := harness.StartPostgres(t, harness.PGOptions{NoInitdb: true, DataDir: dir, Env: c.env,
 		Conf: map[string]string{"archive_mode": "off"}})
 	harness.Wait(t, 2*time.Minute, "the restored server to finish recovery", func() (bool, error) {

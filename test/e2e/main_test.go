@@ -55,9 +55,15 @@ func (r result) String() string {
 // have the owner archive_command gives them) with env added.
 func pgkeep(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runBinary(t, pgkeepBin, env, args...)
+}
+
+// runBinary is pgkeep with another build of the binary.
+func runBinary(t *testing.T, bin string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := harness.PGCommand(ctx, pgkeepBin, args...)
+	cmd := harness.PGCommand(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

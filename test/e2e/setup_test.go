@@ -65,13 +65,19 @@ func (c *cluster) must(t *testing.T, args ...string) result {
 // WAL is kept in pg_wal (wal_keep_size) so tests can compare.
 func startArchiving(t *testing.T, repo repoSetup, initdbArgs ...string) *cluster {
 	t.Helper()
+	return startArchivingWith(t, pgkeepBin, repo, initdbArgs...)
+}
+
+// startArchivingWith is startArchiving with bin as the archive_command.
+func startArchivingWith(t *testing.T, bin string, repo repoSetup, initdbArgs ...string) *cluster {
+	t.Helper()
 	c := &cluster{dir: harness.Dir(t), env: repo.env, repo: repo}
 	c.config = filepath.Join(c.dir, "pgkeep.yaml")
 	writeFile(t, c.config, "cluster: e2e\nlog-level: info\n"+repo.yaml)
 	c.pg = harness.StartPostgres(t, harness.PGOptions{
 		Conf: map[string]string{
 			"archive_mode":    "on",
-			"archive_command": fmt.Sprintf("'%s --config %s archive-push %%p'", pgkeepBin, c.config),
+			"archive_command": fmt.Sprintf("'%s --config %s archive-push %%p'", bin, c.config),
 			"wal_keep_size":   "'4GB'",
 			"max_wal_size":    "'4GB'",
 		},
