@@ -143,7 +143,7 @@ func poolOf(key poolKey) *sync.Pool {
 	return pi.(*sync.Pool)
 }
 
-// encodeAll appends src compressed as one zstd frame to dst, in one call:
+// zstdEncodeAll appends src compressed as one zstd frame to dst, in one call:
 // no copy of src into the encoder's history, as a stream needs. The
 // encoder comes from the pool of single-goroutine streams (both kinds of
 // use leave it ready for the other).

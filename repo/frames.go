@@ -46,53 +46,17 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 	hashed := make(chan error, 1)
 	h := c.NewHash()
 	go func() { hashed <- readAllInto(h, src, 0, size) }()
-
-	type frame struct {
-		buf  bytes.Buffer
-		err  error
-		done chan struct{}
-	}
-	frames := make([]*frame, nframes)
-	sem := make(chan struct{}, workers)
-	launched := 0
-	launch := func() {
-		f := &frame{done: make(chan struct{})}
-		frames[launched] = f
-		off := int64(launched) * frameSize
+	werr := inFrames(nframes, workers, body, func(i int) ([]byte, error) {
+		off := int64(i) * frameSize
 		n := min(frameSize, size-off)
-		// The first frame goes straight to body: nothing is written
-		// before it. The others wait in memory for their turn.
-		first := launched == 0
-		go func() {
-			defer close(f.done)
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if first {
-				f.err = c.compressRange(body, src, off, n)
-				return
-			}
-			f.buf.Grow(int(n / 8)) // most WAL fits: a fresh process pays a page fault per 4 KiB
-			f.err = c.compressRange(&f.buf, src, off, n)
-		}()
-		launched++
-	}
-	var werr error
-	for i := range frames {
-		// Keep every worker busy while frame i is written out, but
-		// hold at most workers+1 frames' output in memory.
-		for launched < nframes && launched <= i+workers {
-			launch()
+		if i == 0 {
+			return nil, c.compressRange(body, src, off, n)
 		}
-		f := frames[i]
-		<-f.done
-		if werr == nil {
-			werr = f.err
-		}
-		if werr == nil && i > 0 {
-			_, werr = body.Write(f.buf.Bytes())
-		}
-		frames[i] = nil
-	}
+		var buf bytes.Buffer
+		buf.Grow(int(n / 8)) // most WAL fits: a fresh process pays a page fault per 4 KiB
+		err := c.compressRange(&buf, src, off, n)
+		return buf.Bytes(), err
+	})
 	if herr := <-hashed; werr == nil {
 		werr = herr
 	}
@@ -116,36 +80,10 @@ func (c *Codec) encodeMapped(w io.Writer, data []byte, workers int) (Digest, err
 	hashed := make(chan struct{})
 	go func() { h.Write(data); close(hashed) }()
 
-	type frame struct {
-		out  []byte
-		err  error
-		done chan struct{}
-	}
-	nframes := (len(data) + frameSize - 1) / frameSize
-	frames := make([]*frame, nframes)
-	sem := make(chan struct{}, workers)
-	for i := range frames {
-		f := &frame{done: make(chan struct{})}
-		frames[i] = f
+	werr := inFrames((len(data)+frameSize-1)/frameSize, workers, body, func(i int) ([]byte, error) {
 		plain := data[i*frameSize : min(len(data), (i+1)*frameSize)]
-		go func() {
-			defer close(f.done)
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f.out, f.err = zstdEncodeAll(make([]byte, 0, len(plain)/8), plain, c.Level)
-		}()
-	}
-	var werr error
-	for i, f := range frames {
-		<-f.done
-		if werr == nil {
-			werr = f.err
-		}
-		if werr == nil {
-			_, werr = body.Write(f.out)
-		}
-		frames[i] = nil
-	}
+		return zstdEncodeAll(make([]byte, 0, len(plain)/8), plain, c.Level)
+	})
 	<-hashed
 	if werr != nil {
 		return Digest{}, werr
@@ -153,6 +91,50 @@ func (c *Codec) encodeMapped(w io.Writer, data []byte, workers int) (Digest, err
 	var d Digest
 	copy(d[:], h.Sum(nil))
 	return d, endObject(w, seal, uint64(len(data)), d)
+}
+
+// inFrames runs encode for frames 0 to n-1, up to workers at a time, and
+// writes each frame's output to body in order. encode may write frame 0 to
+// body itself and return nothing, as nothing comes before it. Every worker
+// stays busy while a frame is written out, but at most workers+1 frames'
+// output is held in memory. It returns the first error.
+func inFrames(n, workers int, body io.Writer, encode func(i int) ([]byte, error)) error {
+	type frame struct {
+		out  []byte
+		err  error
+		done chan struct{}
+	}
+	frames := make([]*frame, n)
+	sem := make(chan struct{}, workers)
+	launched := 0
+	launch := func() {
+		f := &frame{done: make(chan struct{})}
+		frames[launched] = f
+		i := launched
+		go func() {
+			defer close(f.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f.out, f.err = encode(i)
+		}()
+		launched++
+	}
+	var err error
+	for i := range frames {
+		for launched < n && launched <= i+workers {
+			launch()
+		}
+		f := frames[i]
+		<-f.done
+		if err == nil {
+			err = f.err
+		}
+		if err == nil && len(f.out) > 0 {
+			_, err = body.Write(f.out)
+		}
+		frames[i] = nil
+	}
+	return err
 }
 
 // encodeStream is EncodeFile on one goroutine's stream.
