@@ -84,10 +84,15 @@ func TestServerStandbyTakesOver(t *testing.T) {
 		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
 		return v == "1", err
 	})
-	st, err := other.status(t)
-	if err != nil || st.Role != "standby" || st.Active != first.name {
-		t.Fatalf("standby %s status: %+v, %v; want standby naming %s active", other.name, st, err, first.name)
-	}
+	// The standby learns the active server's name from an etcd watch, a
+	// moment after the election.
+	harness.Wait(t, 10*time.Second, "standby "+other.name+" to name "+first.name+" active", func() (bool, error) {
+		st, err := other.status(t)
+		if err == nil && st.Role != "standby" {
+			return false, fmt.Errorf("%s is %s, want standby", other.name, st.Role)
+		}
+		return err == nil && st.Active == first.name, nil
+	})
 	c.pg.Exec(t, "CREATE TABLE before_kill AS SELECT generate_series(1, 1000) AS id")
 	first.waitArchived(t, c, 10*time.Second)
 
