@@ -32,6 +32,8 @@ func (d *run) newMember(name, cluster string, port, apiPort int, target string) 
     unix_socket_directories: %s
     shared_buffers: 32MB
     max_wal_size: 256MB
+    # in the data directory: posix segments in /dev/shm outlive the kill -9 below
+    dynamic_shared_memory_type: mmap
 ha:
   name: %s
   listen: 127.0.0.1:%d

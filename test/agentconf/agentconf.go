@@ -16,7 +16,9 @@ type Agent struct {
 	APIPort int    // REST API port on 127.0.0.1
 }
 
-// YAML is the agent's configuration file.
+// YAML is the agent's configuration file. Dynamic shared memory lives in
+// the data directory (mmap), not in /dev/shm, whose posix segments outlive
+// the servers the tests kill with -9.
 func (a Agent) YAML() string {
 	return fmt.Sprintf(`cluster: %s
 log-level: info
@@ -26,6 +28,8 @@ pg:
   port: %d
   user: postgres
   bin: %s
+  parameters:
+    dynamic_shared_memory_type: mmap
 etcd:
   endpoints: [http://%s]
 ha:

@@ -37,6 +37,7 @@ log-level: info
     unix_socket_directories: %s
     fsync: "off"
     shared_buffers: 16MB
+    dynamic_shared_memory_type: mmap
 %sha:
   name: %s
   listen: 127.0.0.1:%d

@@ -61,6 +61,10 @@ func (p *Postgres) writeConfig() error {
 	fmt.Fprintf(&b, "listen_addresses = '127.0.0.1'\nport = %d\n", p.Port)
 	fmt.Fprintf(&b, "unix_socket_directories = %s\n", quoteConf(p.SocketDir))
 	b.WriteString("wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\n")
+	// Dynamic shared memory in files of the data directory (pg_dynshmem),
+	// which go with the test's directory: posix segments in /dev/shm
+	// outlive a server killed with -9 and fill that tmpfs run after run.
+	b.WriteString("dynamic_shared_memory_type = mmap\n")
 	for _, k := range slices.Sorted(maps.Keys(p.conf)) {
 		fmt.Fprintf(&b, "%s = %s\n", k, p.conf[k])
 	}
