@@ -96,7 +96,11 @@ func (p *pool) work(ctx context.Context) {
 
 func (p *pool) store(ctx context.Context, codec *repo.Codec, bw **repo.BundleWriter, j job) (repo.Part, error) {
 	if j.parent != nil && codec.Digest(j.data) == j.parent.Digest {
-		return *j.parent, nil
+		ref := *j.parent
+		if ref.Quick.IsZero() { // the parent was made by an earlier version
+			ref.Quick = repo.QuickSumOf(j.data)
+		}
+		return ref, nil
 	}
 	if *bw == nil {
 		n := int(p.nextB.Add(1))

@@ -46,7 +46,7 @@ func (b *BundleWriter) Add(plain []byte) (Part, error) {
 	if _, err := b.pw.Write(obj); err != nil {
 		return Part{}, fmt.Errorf("bundle %d of %s: %w", b.n, b.label, err)
 	}
-	p := Part{Size: int64(len(plain)), Digest: d, Label: b.label, Bundle: b.n, BOffset: b.offset, BLength: int64(len(obj))}
+	p := Part{Size: int64(len(plain)), Digest: d, Quick: QuickSumOf(plain), Label: b.label, Bundle: b.n, BOffset: b.offset, BLength: int64(len(obj))}
 	b.offset += int64(len(obj))
 	b.parts++
 	return p, nil

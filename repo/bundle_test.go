@@ -41,6 +41,24 @@ func TestBundleRoundTrip(t *testing.T) {
 	if err := r.ReadPart(ctx, "c", bad, &bytes.Buffer{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("wrong digest: %v", err)
 	}
+	// Every part records the XXH3 of its bytes, and one that does not match
+	// them is a checksum error too; a part without one (a backup of an
+	// earlier version) reads as before.
+	for i, p := range parts {
+		if p.Quick != QuickSumOf(data[i]) || p.Quick.IsZero() {
+			t.Fatalf("part %d: xxh3 %s, want %s", i, p.Quick, QuickSumOf(data[i]))
+		}
+	}
+	bad = parts[1]
+	bad.Quick[15] ^= 1
+	if err := r.ReadPart(ctx, "c", bad, &bytes.Buffer{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("wrong xxh3: %v", err)
+	}
+	old := parts[1]
+	old.Quick = QuickSum{}
+	if err := r.ReadPart(ctx, "c", old, &bytes.Buffer{}); err != nil {
+		t.Fatalf("part without xxh3: %v", err)
+	}
 	// An aborted bundle leaves nothing.
 	a := r.NewBundleWriter(ctx, "c", "20261122-101500F", 2)
 	a.Add([]byte("x"))

@@ -87,13 +87,14 @@ type File struct {
 // bundle holds it (itself, or an earlier backup of the chain for an
 // unchanged part of a diff/incr backup).
 type Part struct {
-	Offset  int64  `json:"offset"`
-	Size    int64  `json:"size"`
-	Digest  Digest `json:"digest"`
-	Label   string `json:"label"`
-	Bundle  int    `json:"bundle"`
-	BOffset int64  `json:"boffset"` // where the encoded part starts in the bundle
-	BLength int64  `json:"blength"` // its encoded length
+	Offset  int64    `json:"offset"`
+	Size    int64    `json:"size"`
+	Digest  Digest   `json:"digest"`
+	Quick   QuickSum `json:"xxh3,omitzero"` // for delta restores; zero in backups of earlier versions
+	Label   string   `json:"label"`
+	Bundle  int      `json:"bundle"`
+	BOffset int64    `json:"boffset"` // where the encoded part starts in the bundle
+	BLength int64    `json:"blength"` // its encoded length
 }
 
 // MarshalJSON writes a digest as hex.
@@ -217,6 +218,11 @@ func (r *Repo) ReadPart(ctx context.Context, cluster string, p Part, w io.Writer
 		if err != nil {
 			return err
 		}
+		var q *QuickHasher
+		if !p.Quick.IsZero() {
+			q = NewQuickHasher()
+			w = io.MultiWriter(w, q)
+		}
 		n, err := io.Copy(w, or)
 		if err != nil {
 			return err
@@ -224,6 +230,9 @@ func (r *Repo) ReadPart(ctx context.Context, cluster string, p Part, w io.Writer
 		if n != p.Size || or.Digest() != p.Digest {
 			return fmt.Errorf("%w: checksum mismatch: manifest says %d bytes %s, object holds %d bytes %s",
 				ErrCorrupt, p.Size, p.Digest, n, or.Digest())
+		}
+		if q != nil && q.Sum() != p.Quick {
+			return fmt.Errorf("%w: manifest's xxh3 %s does not match the part's %s", ErrCorrupt, p.Quick, q.Sum())
 		}
 		return nil
 	})

@@ -70,12 +70,11 @@ func (w *writer) stashControl(f repo.File) ([]byte, error) {
 	}
 	fi, err := fd.Stat()
 	same := err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size
-	h := w.r.Codec().NewHash()
 	for _, part := range f.Parts {
 		if !same {
 			break
 		}
-		same, err = samePart(fd, part, h, make([]byte, 64<<10))
+		same, err = samePart(fd, part, w.r.Codec(), make([]byte, 64<<10))
 	}
 	var data []byte
 	if err == nil && same {

@@ -5,17 +5,38 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgkeep/pgkeep/repo"
 )
 
 func TestRestoreDelta(t *testing.T) {
-	for _, enc := range []bool{false, true} {
+	// Parts record an XXH3 that delta compares; parts of backups of earlier
+	// versions (old) have only their SHA-256 digest, which is an HMAC when
+	// encrypted: delta must then hash with the repository's key.
+	for _, c := range []struct{ enc, old bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		enc := c.enc
 		var pass []byte
 		if enc {
-			pass = []byte("secret") // digests are HMACs: delta must hash with the repository's key
+			pass = []byte("secret")
 		}
 		f := newFixture(t, pass)
 		files := testFiles()
-		f.backup(t, testLabel, files, nil)
+		m := f.backup(t, testLabel, files, func(m *repo.Manifest) {
+			for i := range m.Files {
+				for j := range m.Files[i].Parts {
+					if c.old {
+						m.Files[i].Parts[j].Quick = repo.QuickSum{}
+					}
+				}
+			}
+		})
+		for _, fl := range m.Files {
+			for _, p := range fl.Parts {
+				if p.Quick.IsZero() != c.old {
+					t.Fatalf("%+v: part of %s has xxh3 %s", c, fl.Path, p.Quick)
+				}
+			}
+		}
 		dir := t.TempDir()
 		if _, err := f.restore(t, Options{PGData: dir}); err != nil {
 			t.Fatal(err)
@@ -50,7 +71,7 @@ func TestRestoreDelta(t *testing.T) {
 		wantBytes := int64(testPartSize + 1500)
 		if res.Files != len(files) || res.Rewritten != 2 || res.RewrittenBytes != wantBytes ||
 			res.Kept != len(files)-2 || res.Removed != 3 {
-			t.Fatalf("encrypted %v: %+v; want 2 rewritten (%d bytes), %d kept, 3 removed", enc, res.Stats, wantBytes, len(files)-2)
+			t.Fatalf("%+v: %+v; want 2 rewritten (%d bytes), %d kept, 3 removed", enc, res.Stats, wantBytes, len(files)-2)
 		}
 		for _, gone := range []string{"base/1/99999", "pg_stray", "pg_wal/000000010000000000000009"} {
 			if _, err := os.Lstat(filepath.Join(dir, gone)); !os.IsNotExist(err) {

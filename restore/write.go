@@ -300,7 +300,7 @@ func (w *writer) fillPart(ctx context.Context, job *fileJob, part repo.Part) (in
 	bp := ioBufs.Get().(*[]byte)
 	defer ioBufs.Put(bp)
 	if job.reuse {
-		same, err := samePart(job.fd, part, w.r.Codec().NewHash(), *bp)
+		same, err := samePart(job.fd, part, w.r.Codec(), *bp)
 		if err != nil || same {
 			return 0, err
 		}
@@ -380,12 +380,26 @@ func (j *fileJob) plainFD() (*os.File, error) {
 	return j.plain, j.plainErr
 }
 
-// samePart reports whether the bytes of fd at part's range have its digest.
-func samePart(fd *os.File, part repo.Part, h hash.Hash, buf []byte) (bool, error) {
-	h.Reset()
+// samePart reports whether the bytes of fd at part's range are the part's:
+// they have its QuickSum (its SHA-256 digest for parts of backups that did
+// not record one).
+func samePart(fd *os.File, part repo.Part, codec *repo.Codec, buf []byte) (bool, error) {
 	willNeed(fd, part.Offset, part.Size)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(fd, part.Offset, part.Size), buf); err != nil {
+	var q *repo.QuickHasher
+	var h hash.Hash
+	var dst io.Writer
+	if part.Quick.IsZero() {
+		h = codec.NewHash()
+		dst = h
+	} else {
+		q = repo.NewQuickHasher()
+		dst = q
+	}
+	if _, err := io.CopyBuffer(dst, io.NewSectionReader(fd, part.Offset, part.Size), buf); err != nil {
 		return false, fmt.Errorf("compare part at %d: %w", part.Offset, err)
 	}
-	return bytes.Equal(h.Sum(nil), part.Digest[:]), nil
+	if h != nil {
+		return bytes.Equal(h.Sum(nil), part.Digest[:]), nil
+	}
+	return q.Sum() == part.Quick, nil
 }
