@@ -95,12 +95,12 @@ func (p *pool) work(ctx context.Context) {
 }
 
 func (p *pool) store(ctx context.Context, codec *repo.Codec, bw **repo.BundleWriter, j job) (repo.Part, error) {
-	if j.parent != nil && codec.Digest(j.data) == j.parent.Digest {
-		ref := *j.parent
-		if ref.Quick.IsZero() { // the parent was made by an earlier version
-			ref.Quick = repo.QuickSumOf(j.data)
+	if j.parent != nil {
+		if q, same := unchanged(codec, j.data, j.parent); same {
+			ref := *j.parent
+			ref.Quick = q // the parent may have been made by an earlier version, without one
+			return ref, nil
 		}
-		return ref, nil
 	}
 	if *bw == nil {
 		n := int(p.nextB.Add(1))
@@ -117,6 +117,18 @@ func (p *pool) store(ctx context.Context, codec *repo.Codec, bw **repo.BundleWri
 		*bw = nil
 	}
 	return part, err
+}
+
+// unchanged reports whether data holds the parent's part, by its SHA-256
+// digest, and returns data's XXH3. A part whose XXH3 differs from the
+// parent's has changed: it is not hashed with SHA-256 here, only once, when
+// it is stored.
+func unchanged(codec *repo.Codec, data []byte, parent *repo.Part) (repo.QuickSum, bool) {
+	q := repo.QuickSumOf(data)
+	if !parent.Quick.IsZero() && q != parent.Quick {
+		return q, false
+	}
+	return q, codec.Digest(data) == parent.Digest
 }
 
 // finish waits for the workers and returns the first error.

@@ -10,6 +10,7 @@ import (
 // An unchanged part becomes a reference to the parent's object; when the
 // parent was made by an earlier version (no XXH3), the reference gets one,
 // so that a delta restore of the new backup need not hash with SHA-256.
+// A changed part is stored anew.
 func TestStoreReferencesParent(t *testing.T) {
 	ctx := t.Context()
 	r, err := repo.Init(ctx, repo.Options{Storage: memory.New(), Compression: repo.CompressZstd})
@@ -48,6 +49,13 @@ func TestStoreReferencesParent(t *testing.T) {
 	}
 	if part.Label == parentLabel || part.Quick != repo.QuickSumOf(changed) || bw == nil {
 		t.Fatalf("changed part stored as %+v; want a new object with the XXH3 of its bytes", part)
+	}
+	// A matching XXH3 is not enough: the SHA-256 digest decides.
+	forged := otherPart
+	forged.Quick = repo.QuickSumOf(same)
+	part, err = p.store(ctx, r.Codec(), &bw, job{data: same, parent: &forged})
+	if err != nil || part.Label == parentLabel {
+		t.Fatalf("part with the parent's XXH3 but not its digest stored as %+v (%v); want a new object", part, err)
 	}
 	bw.Abort()
 }
