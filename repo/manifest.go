@@ -101,16 +101,19 @@ type Part struct {
 func (d Digest) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
 // UnmarshalJSON reads a hex digest.
-func (d *Digest) UnmarshalJSON(b []byte) error {
+func (d *Digest) UnmarshalJSON(b []byte) error { return unmarshalHex(b, d[:], "digest") }
+
+// unmarshalHex reads a JSON string of exactly 2*len(dst) hex digits into dst.
+func unmarshalHex(b, dst []byte, what string) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(d) {
-		return fmt.Errorf("digest %q: want %d hex digits", s, 2*len(d))
+	if err != nil || len(b) != len(dst) {
+		return fmt.Errorf("%s %q: want %d hex digits", what, s, 2*len(dst))
 	}
-	copy(d[:], b)
+	copy(dst, b)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package repo
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 
 	"github.com/zeebo/xxh3"
 )
@@ -43,15 +42,4 @@ func (s QuickSum) String() string { return hex.EncodeToString(s[:]) }
 func (s QuickSum) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // UnmarshalJSON reads a hex sum.
-func (s *QuickSum) UnmarshalJSON(b []byte) error {
-	var str string
-	if err := json.Unmarshal(b, &str); err != nil {
-		return err
-	}
-	b, err := hex.DecodeString(str)
-	if err != nil || len(b) != len(s) {
-		return fmt.Errorf("xxh3 %q: want %d hex digits", str, 2*len(s))
-	}
-	copy(s[:], b)
-	return nil
-}
+func (s *QuickSum) UnmarshalJSON(b []byte) error { return unmarshalHex(b, s[:], "xxh3") }
