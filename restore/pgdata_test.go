@@ -33,6 +33,19 @@ func fakePostmaster(t *testing.T) int {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
+	// Start returns once the kernel has released the parent from the exec,
+	// a moment before the new program's command line is in place: until
+	// then /proc shows an empty one, and no postgres. Wait for it.
+	cmdline := fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(cmdline)
+		if err != nil || strings.HasPrefix(string(b), "postgres\x00") {
+			break // no /proc (not Linux): nothing to wait for
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fake postmaster %d: command line %q", cmd.Process.Pid, b)
+		}
+	}
 	return cmd.Process.Pid
 }
 
