@@ -27,9 +27,6 @@ func NewQuickHasher() *QuickHasher { return &QuickHasher{h: xxh3.New()} }
 // Write adds p; it never fails.
 func (q *QuickHasher) Write(p []byte) (int, error) { return q.h.Write(p) }
 
-// Reset empties the hasher.
-func (q *QuickHasher) Reset() { q.h.Reset() }
-
 // Sum returns the QuickSum of what was written.
 func (q *QuickHasher) Sum() QuickSum { return q.h.Sum128().Bytes() }
 

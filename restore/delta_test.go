@@ -24,7 +24,7 @@ func TestRestoreDelta(t *testing.T) {
 		m := f.backup(t, testLabel, files, func(m *repo.Manifest) {
 			for i := range m.Files {
 				for j := range m.Files[i].Parts {
-					if c.old {
+					if c.old { // as an earlier version wrote it
 						m.Files[i].Parts[j].Quick = repo.QuickSum{}
 					}
 				}
@@ -71,7 +71,7 @@ func TestRestoreDelta(t *testing.T) {
 		wantBytes := int64(testPartSize + 1500)
 		if res.Files != len(files) || res.Rewritten != 2 || res.RewrittenBytes != wantBytes ||
 			res.Kept != len(files)-2 || res.Removed != 3 {
-			t.Fatalf("%+v: %+v; want 2 rewritten (%d bytes), %d kept, 3 removed", enc, res.Stats, wantBytes, len(files)-2)
+			t.Fatalf("%+v: %+v; want 2 rewritten (%d bytes), %d kept, 3 removed", c, res.Stats, wantBytes, len(files)-2)
 		}
 		for _, gone := range []string{"base/1/99999", "pg_stray", "pg_wal/000000010000000000000009"} {
 			if _, err := os.Lstat(filepath.Join(dir, gone)); !os.IsNotExist(err) {
