@@ -57,10 +57,7 @@ func newCompressor(w io.Writer, c Compression, level, concurrency int) (io.Write
 	case CompressNone:
 		return nopWriteCloser{w}, nil
 	case CompressZstd:
-		if level == 0 {
-			level = 3
-		}
-		return getZstd(w, level, concurrency)
+		return getZstd(w, zstdLevel(level), concurrency)
 	case CompressS2:
 		return getS2(w, level, concurrency)
 	case CompressGzip:
@@ -137,6 +134,15 @@ func pooled[W resettable](key poolKey, w io.Writer, build func() (W, error)) (io
 	return &pooledWriter[W]{pw, pool}, nil
 }
 
+// zstdLevel is the zstd level to compress at: level, or 3 (zstd's and
+// pgBackRest's default) for 0.
+func zstdLevel(level int) int {
+	if level == 0 {
+		return 3
+	}
+	return level
+}
+
 // poolOf returns the pool of compressors of key.
 func poolOf(key poolKey) *sync.Pool {
 	pi, _ := writerPools.LoadOrStore(key, &sync.Pool{})
@@ -148,9 +154,7 @@ func poolOf(key poolKey) *sync.Pool {
 // encoder comes from the pool of single-goroutine streams (both kinds of
 // use leave it ready for the other).
 func zstdEncodeAll(dst, src []byte, level int) ([]byte, error) {
-	if level == 0 {
-		level = 3
-	}
+	level = zstdLevel(level)
 	pool := poolOf(poolKey{CompressZstd, level, 1})
 	e, ok := pool.Get().(*zstdEncoder)
 	if !ok {

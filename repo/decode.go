@@ -125,7 +125,7 @@ func (o *ObjectReader) verify() error {
 	if err != nil {
 		return err
 	}
-	copy(o.digest[:], o.hash.Sum(nil))
+	o.digest = digestOf(o.hash)
 	if uint64(size) != o.size {
 		return fmt.Errorf("%w: size %d, trailer says %d", ErrCorrupt, o.size, size)
 	}

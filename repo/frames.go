@@ -63,8 +63,7 @@ func (c *Codec) EncodeFile(w io.Writer, src io.ReaderAt, size int64, workers int
 	if werr != nil {
 		return Digest{}, werr
 	}
-	var d Digest
-	copy(d[:], h.Sum(nil))
+	d := digestOf(h)
 	return d, endObject(w, seal, uint64(size), d)
 }
 
@@ -88,8 +87,7 @@ func (c *Codec) encodeMapped(w io.Writer, data []byte, workers int) (Digest, err
 	if werr != nil {
 		return Digest{}, werr
 	}
-	var d Digest
-	copy(d[:], h.Sum(nil))
+	d := digestOf(h)
 	return d, endObject(w, seal, uint64(len(data)), d)
 }
 

@@ -44,8 +44,7 @@ func (g *GrowingFile) Put(ctx context.Context, src io.ReaderAt, size int64) (Dig
 	if err := g.grow(src, size); err != nil {
 		return Digest{}, fmt.Errorf("encode %s: %w", g.key, err)
 	}
-	var d Digest
-	copy(d[:], g.hash.Sum(nil))
+	d := digestOf(g.hash)
 	c := g.r.codec
 	_, _, err := g.r.putEncoded(ctx, g.key, false, func(w io.Writer) (Digest, int64, error) {
 		body, seal, err := c.newBody(w)

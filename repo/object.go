@@ -80,6 +80,11 @@ func (c *Codec) NewHash() hash.Hash {
 func (c *Codec) Digest(plain []byte) Digest {
 	h := c.NewHash()
 	h.Write(plain)
+	return digestOf(h)
+}
+
+// digestOf returns what h (a hash from NewHash) has summed so far.
+func digestOf(h hash.Hash) Digest {
 	var d Digest
 	copy(d[:], h.Sum(nil))
 	return d
@@ -149,7 +154,7 @@ func (o *ObjectWriter) Close() error {
 	if err := o.comp.Close(); err != nil {
 		return err
 	}
-	copy(o.digest[:], o.hash.Sum(nil))
+	o.digest = digestOf(o.hash)
 	return endObject(o.out, o.seal, o.size, o.digest)
 }
 
