@@ -95,19 +95,18 @@ func (p *pool) work(ctx context.Context) {
 }
 
 func (p *pool) store(ctx context.Context, codec *repo.Codec, bw **repo.BundleWriter, j job) (repo.Part, error) {
-	if j.parent != nil {
-		if q, same := unchanged(codec, j.data, j.parent); same {
-			ref := *j.parent
-			ref.Quick = q // the parent may have been made by an earlier version, without one
-			return ref, nil
-		}
+	q := repo.QuickSumOf(j.data)
+	if j.parent != nil && unchanged(codec, j.data, q, j.parent) {
+		ref := *j.parent
+		ref.Quick = q // the parent may have been made by an earlier version, without one
+		return ref, nil
 	}
 	if *bw == nil {
 		n := int(p.nextB.Add(1))
 		*bw = p.r.NewBundleWriter(ctx, p.cluster, p.label, n)
 		p.bundles.Add(1)
 	}
-	part, err := (*bw).Add(j.data)
+	part, err := (*bw).AddQuick(j.data, q)
 	if err != nil {
 		return part, err
 	}
@@ -119,16 +118,15 @@ func (p *pool) store(ctx context.Context, codec *repo.Codec, bw **repo.BundleWri
 	return part, err
 }
 
-// unchanged reports whether data holds the parent's part, by its SHA-256
-// digest, and returns data's XXH3. A part whose XXH3 differs from the
-// parent's has changed: it is not hashed with SHA-256 here, only once, when
-// it is stored.
-func unchanged(codec *repo.Codec, data []byte, parent *repo.Part) (repo.QuickSum, bool) {
-	q := repo.QuickSumOf(data)
+// unchanged reports whether data, whose XXH3 is q, holds the parent's
+// part, by its SHA-256 digest. A part whose XXH3 differs from the parent's
+// has changed: it is not hashed with SHA-256 here, only once, when it is
+// stored.
+func unchanged(codec *repo.Codec, data []byte, q repo.QuickSum, parent *repo.Part) bool {
 	if !parent.Quick.IsZero() && q != parent.Quick {
-		return q, false
+		return false
 	}
-	return q, codec.Digest(data) == parent.Digest
+	return codec.Digest(data) == parent.Digest
 }
 
 // finish waits for the workers and returns the first error.

@@ -39,6 +39,11 @@ func (r *Repo) NewBundleWriter(ctx context.Context, cluster, label string, n int
 // Add encodes plain as one part, appends it and returns its Part with
 // everything but Offset filled in.
 func (b *BundleWriter) Add(plain []byte) (Part, error) {
+	return b.AddQuick(plain, QuickSumOf(plain))
+}
+
+// AddQuick is Add for a caller that has computed plain's QuickSum, q.
+func (b *BundleWriter) AddQuick(plain []byte, q QuickSum) (Part, error) {
 	obj, d, err := b.codec.Encode(plain)
 	if err != nil {
 		return Part{}, err
@@ -46,7 +51,7 @@ func (b *BundleWriter) Add(plain []byte) (Part, error) {
 	if _, err := b.pw.Write(obj); err != nil {
 		return Part{}, fmt.Errorf("bundle %d of %s: %w", b.n, b.label, err)
 	}
-	p := Part{Size: int64(len(plain)), Digest: d, Quick: QuickSumOf(plain), Label: b.label, Bundle: b.n, BOffset: b.offset, BLength: int64(len(obj))}
+	p := Part{Size: int64(len(plain)), Digest: d, Quick: q, Label: b.label, Bundle: b.n, BOffset: b.offset, BLength: int64(len(obj))}
 	b.offset += int64(len(obj))
 	b.parts++
 	return p, nil
