@@ -61,6 +61,9 @@ var (
 	ErrNoLeader = errors.New("no leader key")
 	// ErrNoStandby: no member is a healthy streaming replica.
 	ErrNoStandby = errors.New("no usable standby")
+	// ErrLeaderInRecovery: the leader key names a server still in
+	// recovery, as it does while a failover controller promotes it.
+	ErrLeaderInRecovery = errors.New("is in recovery")
 )
 
 // Discover finds the server to back up and checks its identity: the server
@@ -144,7 +147,7 @@ func leaderSource(ctx context.Context, o DiscoverOptions, v dcsView) (Source, er
 	// The leader of a Patroni standby cluster replicates from another
 	// cluster: recovery is its normal state.
 	if info.InRecovery && m.Role != roleStandbyLeader {
-		return Source{}, fmt.Errorf("%s is in recovery: the leader key is stale or a failover is under way; try again once the cluster has a primary", subject)
+		return Source{}, fmt.Errorf("%s %w: the leader key is stale or a failover is under way; try again once the cluster has a primary", subject, ErrLeaderInRecovery)
 	}
 	if err := checkSystemID(subject, info.SystemID, o.SystemID); err != nil {
 		return Source{}, err

@@ -158,7 +158,7 @@ func TestDiscoverStandby(t *testing.T) {
 		o := opts("stale")
 		o.Standby = false
 		_, err := Discover(t.Context(), o)
-		wantErr(t, err, nil, fmt.Sprintf("leader m2 (127.0.0.1:%d) is in recovery", ahead.Port))
+		wantErr(t, err, ErrLeaderInRecovery, fmt.Sprintf("leader m2 (127.0.0.1:%d) is in recovery", ahead.Port))
 	})
 	t.Run("direct", func(t *testing.T) {
 		src, err := Discover(t.Context(), DiscoverOptions{Direct: &pg.ConnOptions{Host: ahead.Host, Port: ahead.Port, User: "postgres"}, Standby: true})

@@ -2,6 +2,8 @@ package reposerver
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/pgkeep/pgkeep/basebackup"
@@ -17,6 +19,12 @@ const (
 	// leaderRecheck is how often the leader is looked up even without a
 	// watch event, in case one was missed.
 	leaderRecheck = 30 * time.Second
+	// A leader key on a server still in recovery is a promotion under
+	// way (controllers take the key, then promote): its end changes no key
+	// in etcd, so the server is asked again every promotionPoll, for at
+	// most promotionWait, instead of with the growing backoff.
+	promotionPoll = 500 * time.Millisecond
+	promotionWait = time.Minute
 )
 
 // follow streams WAL from the cluster's leader until ctx ends: one
@@ -25,8 +33,13 @@ const (
 func (s *Server) follow(ctx context.Context) {
 	changes := s.watchLeader(ctx)
 	retry := streamRetryMin
+	var promoting promotion
 	for ctx.Err() == nil {
 		src, err := s.discoverLeader(ctx)
+		if promoting.poll(err, s.log) {
+			wait(ctx, promotionPoll, changes)
+			continue
+		}
 		if err != nil {
 			s.streamFailed(err)
 			wait(ctx, retry, changes)
@@ -50,6 +63,27 @@ func (s *Server) follow(ctx context.Context) {
 		wait(ctx, retry, changes)
 		retry = min(2*retry, streamRetryMax)
 	}
+}
+
+// promotion tracks a leader found in recovery, so that the follow loop
+// asks again soon and says so once rather than at every poll.
+type promotion struct {
+	since time.Time // zero: the last lookup found no leader in recovery
+}
+
+// poll reports whether the lookup's err is a leader in recovery that is
+// to be polled for at promotionPoll; it logs the first of a series.
+func (p *promotion) poll(err error, log *slog.Logger) bool {
+	if !errors.Is(err, basebackup.ErrLeaderInRecovery) {
+		p.since = time.Time{}
+		return false
+	}
+	if p.since.IsZero() {
+		p.since = time.Now()
+		log.Info("the leader is in recovery, a promotion is under way: waiting for it", "err", err, "poll", promotionPoll)
+		return true
+	}
+	return time.Since(p.since) < promotionWait
 }
 
 // discoverLeader finds the leader to stream from and records it.

@@ -42,6 +42,33 @@ func TestServerFollowsLeaderChange(t *testing.T) {
 	s.stop(t)
 }
 
+// Failover controllers take the leader key first and promote after, so the
+// server finds the new leader still in recovery, and nothing in etcd
+// changes when the promotion ends. The server must notice the end of the
+// promotion soon: before, its backoff had grown to 8 s by then, and the new
+// timeline's WAL went unarchived that long after every failover.
+func TestServerFollowsPromotionUnderWay(t *testing.T) {
+	etcd, c, standby, s := followSetup(t, "promoting")
+	c.pg.Stop(t)
+	putLeader(t, etcd, "pg-b", standby.Port) // still a standby
+	harness.Wait(t, 20*time.Second, "the server to find pg-b in recovery", func() (bool, error) {
+		st, err := s.status(t)
+		return err == nil && st.Leader != nil && strings.Contains(st.Leader.Error, "is in recovery"), nil
+	})
+	time.Sleep(7 * time.Second) // a slow promotion: the old backoff grew to 8 s meanwhile
+	standby.Exec(t, "SELECT pg_promote()")
+	promoted := time.Now()
+	// Four seconds is eight polls; the old backoff would connect 7 s after
+	// the promotion at the earliest.
+	harness.Wait(t, 4*time.Second, "the server to stream from the promoted pg-b", func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
+		return v == "1", err
+	})
+	t.Logf("streaming from pg-b %.1fs after its promotion", time.Since(promoted).Seconds())
+	writeOnNewLeader(t, etcd, standby, s)
+	s.stop(t)
+}
+
 // A failover whose switch point falls exactly on a segment boundary (the
 // old primary died right after a WAL switch, so the new timeline starts at
 // the next segment): the receiver asks for the old timeline at the switch
