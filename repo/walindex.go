@@ -20,6 +20,9 @@ type WALObject struct {
 	Name    pg.WALName
 	Size    int64 // stored bytes
 	ModTime time.Time
+	// Plain is a .partial's length: the WAL it holds from the segment's
+	// start (from its trailer; 0 when unreadable). Not set for others.
+	Plain int64
 }
 
 // WALIndex is what a cluster's archive holds, for recovery planning.
@@ -72,7 +75,7 @@ func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) 
 		Partials:  map[uint32]map[uint64]WALObject{},
 		Histories: map[uint32][]HistoryEntry{},
 	}
-	var histories []WALObject
+	var histories, partials []WALObject
 	err := r.store.List(ctx, WALPrefix(c.Name), func(info storage.ObjectInfo) error {
 		w, err := pg.ParseWALName(WALNameOfKey(info.Key))
 		if err != nil {
@@ -83,7 +86,7 @@ func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) 
 		case pg.KindSegment:
 			addSeg(idx.Segments, o, c.WALSegmentSize)
 		case pg.KindPartial:
-			addSeg(idx.Partials, o, c.WALSegmentSize)
+			partials = append(partials, o)
 		case pg.KindHistory:
 			histories = append(histories, o)
 		default:
@@ -93,6 +96,16 @@ func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list WAL of %s: %w", c.Name, err)
+	}
+	for _, o := range partials {
+		// A partial being replaced meanwhile reads as a bad trailer: it
+		// then counts for nothing here, and verify checks it whole.
+		if size, _, err := r.ObjectDigest(ctx, o.Key); err == nil && size <= c.WALSegmentSize {
+			o.Plain = size
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		addSeg(idx.Partials, o, c.WALSegmentSize)
 	}
 	for _, h := range histories {
 		var buf bytes.Buffer
@@ -184,11 +197,56 @@ func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, en
 		segEnd := pg.LSN((seg + 1) * uint64(idx.SegSize))
 		o, ok := idx.lookup(spans, seg, segEnd)
 		if !ok {
-			return end, endTime, nil
+			break
 		}
 		end, endTime = segEnd, o.ModTime
 		seg++
 	}
+	// The archive may end in the streaming receiver's .partial of the next
+	// segment, which archive-get hands out when the segment is absent.
+	if p, ok := idx.partial(spans, seg); ok && p.end > end {
+		end, endTime = p.end, p.o.ModTime
+	}
+	return end, endTime, nil
+}
+
+// covers reports whether spans[i] holds WAL of the segment from segStart
+// to segEnd; the first span counts from before its begin, where the backup
+// that recovery starts from lies.
+func covers(spans []span, i int, segStart, segEnd pg.LSN) bool {
+	s := spans[i]
+	return (s.begin < segEnd || i == 0) && (s.end == 0 || s.end > segStart)
+}
+
+// partialEnd is a .partial and where its WAL ends.
+type partialEnd struct {
+	o   WALObject
+	end pg.LSN
+}
+
+// partial finds the .partial of segment seg on the timeline recovery asks
+// for first: the newest of spans that covers the segment. Partials of older
+// timelines are left out even where archive-get would hand one out, as
+// recovery past their end would need the newer timeline's WAL.
+func (idx *WALIndex) partial(spans []span, seg uint64) (partialEnd, bool) {
+	segStart := pg.LSN(seg * uint64(idx.SegSize))
+	segEnd := segStart + pg.LSN(idx.SegSize)
+	for i := len(spans) - 1; i >= 0; i-- {
+		if !covers(spans, i, segStart, segEnd) {
+			continue
+		}
+		s := spans[i]
+		o, ok := idx.Partials[s.tli][seg]
+		if !ok || o.Plain == 0 {
+			return partialEnd{}, false
+		}
+		end := segStart + pg.LSN(o.Plain)
+		if s.end != 0 {
+			end = min(end, s.end)
+		}
+		return partialEnd{o: o, end: end}, true
+	}
+	return partialEnd{}, false
 }
 
 // lookup finds segment seg on the newest timeline of spans that began
@@ -196,11 +254,10 @@ func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, en
 func (idx *WALIndex) lookup(spans []span, seg uint64, segEnd pg.LSN) (WALObject, bool) {
 	segStart := pg.LSN(seg * uint64(idx.SegSize))
 	for i := len(spans) - 1; i >= 0; i-- {
-		s := spans[i]
-		if s.begin >= segEnd && i > 0 || s.end != 0 && s.end <= segStart {
+		if !covers(spans, i, segStart, segEnd) {
 			continue
 		}
-		if o, ok := idx.Segments[s.tli][seg]; ok {
+		if o, ok := idx.Segments[spans[i].tli][seg]; ok {
 			return o, true
 		}
 	}

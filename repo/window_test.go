@@ -1,10 +1,13 @@
 package repo
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/repo/storage"
+	"github.com/pgkeep/pgkeep/repo/storage/memory"
 )
 
 const seg = 16 << 20
@@ -52,6 +55,70 @@ func TestReachAcrossTimelines(t *testing.T) {
 	}
 }
 
+// addPartial records a .partial of plain bytes for segment no of tli.
+func addPartial(idx *WALIndex, tli uint32, no uint64, plain int64, mod time.Time) {
+	if idx.Partials == nil {
+		idx.Partials = map[uint32]map[uint64]WALObject{}
+	}
+	name, _ := pg.ParseWALName(pg.SegmentName(tli, no, seg) + ".partial")
+	addSeg(idx.Partials, WALObject{Name: name, ModTime: mod, Plain: plain}, seg)
+}
+
+// The streaming receiver's .partial at the end of the archive extends the
+// window by the WAL it holds (archive-get hands it out), but only on the
+// timeline recovery asks for first, and never past a timeline's end.
+func TestReachIntoPartial(t *testing.T) {
+	idx := testIndex(map[uint32][]uint64{1: {2, 3, 4}}, map[uint32][]HistoryEntry{})
+	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: time.Now()}
+	mod := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
+	addPartial(idx, 1, 5, 0x123456, mod)
+	if w := idx.Window(m, 1); !w.Restorable || w.EndLSN != 5*seg+0x123456 || !w.EndTime.Equal(mod) {
+		t.Fatalf("window with a partial of segment 5: %+v, want the end at %s, %v", w, pg.LSN(5*seg+0x123456), mod)
+	}
+	// A partial that does not follow the last segment is beyond a gap.
+	idx.Partials = nil
+	addPartial(idx, 1, 6, 0x123456, mod)
+	if w := idx.Window(m, 1); w.EndLSN != 5*seg {
+		t.Fatalf("partial after a gap counted: %+v", w)
+	}
+	// A partial whose trailer could not be read counts for nothing.
+	idx.Partials = nil
+	addPartial(idx, 1, 5, 0, mod)
+	if w := idx.Window(m, 1); w.EndLSN != 5*seg {
+		t.Fatalf("unreadable partial counted: %+v", w)
+	}
+	// Backup stopped inside the partial: restorable from it.
+	addPartial(idx, 1, 5, 0x100, mod)
+	mp := &Manifest{Label: "p", Timeline: 1, StartLSN: "0/4000028", StopLSN: "0/5000080", StopTime: time.Now()}
+	if w := idx.Window(mp, 1); !w.Restorable {
+		t.Fatalf("backup whose stop is in the partial: %+v", w)
+	}
+
+	// Timeline 2 forked at 0/5800000: segment 5 is asked for on timeline 2
+	// first, so timeline 1's partial of it does not count towards 2, but
+	// does towards 1; timeline 2's does, from the segment's start.
+	idx.Partials = nil
+	idx.Histories[2] = []HistoryEntry{{Parent: 1, Switch: 0x5800000}}
+	addPartial(idx, 1, 5, 0x900000, mod)
+	if w := idx.Window(m, 2); w.EndLSN != 5*seg {
+		t.Fatalf("timeline 1's partial counted towards timeline 2: %+v", w)
+	}
+	if w := idx.Window(m, 1); w.EndLSN != 5*seg+0x900000 {
+		t.Fatalf("timeline 1's partial towards timeline 1: %+v", w)
+	}
+	addPartial(idx, 2, 5, 0xA00000, mod.Add(time.Second))
+	if w := idx.Window(m, 2); w.EndLSN != 5*seg+0xA00000 || !w.EndTime.Equal(mod.Add(time.Second)) {
+		t.Fatalf("timeline 2's partial: %+v", w)
+	}
+	// Towards timeline 3, which left timeline 1 at 0/5400000 and has no
+	// partial, timeline 1's does not count either.
+	idx.Histories[3] = []HistoryEntry{{Parent: 1, Switch: 0x5400000}}
+	delete(idx.Partials, 2)
+	if w := idx.Window(m, 3); w.EndLSN != 5*seg {
+		t.Fatalf("towards timeline 3: %+v", w)
+	}
+}
+
 func TestParseHistory(t *testing.T) {
 	h, err := ParseHistory([]byte("1\t0/5800000\tno recovery target specified\n\n2\t1/0\tat restore point \"x\"\n"))
 	if err != nil || len(h) != 2 || h[1].Parent != 2 || h[1].Switch != 0x100000000 {
@@ -71,5 +138,42 @@ func TestLabels(t *testing.T) {
 	}
 	if ValidLabel("20261122-101500X") || ValidLabel("../x") {
 		t.Fatal("bad label accepted")
+	}
+}
+
+// IndexWAL reads each .partial's length from its trailer, with and without
+// encryption; a partial whose trailer is unreadable has none.
+func TestIndexWALPartialLength(t *testing.T) {
+	ctx := t.Context()
+	for _, pass := range []string{"", "secret"} {
+		mem := memory.New()
+		o := Options{Storage: mem}
+		if pass != "" {
+			o.CipherPass = []byte(pass)
+		}
+		r, err := Init(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &ClusterInfo{Name: "c1", WALSegmentSize: seg}
+		plain := walLike(3<<20 + 777)
+		g := r.NewGrowingFile(WALKey(c.Name, pg.SegmentName(1, 5, seg)+".partial"))
+		if _, err := g.Put(ctx, bytes.NewReader(plain), int64(len(plain))); err != nil {
+			t.Fatal(err)
+		}
+		broken := WALKey(c.Name, pg.SegmentName(2, 5, seg)+".partial")
+		if err := mem.Put(ctx, broken, bytes.NewReader(make([]byte, 100)), 100, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := r.IndexWAL(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := idx.Partials[1][5].Plain; got != int64(len(plain)) {
+			t.Errorf("encrypted %v: partial's length %d, want %d", pass != "", got, len(plain))
+		}
+		if p, ok := idx.Partials[2][5]; !ok || p.Plain != 0 {
+			t.Errorf("encrypted %v: unreadable partial indexed as %+v, %v; want listed with no length", pass != "", p, ok)
+		}
 	}
 }
