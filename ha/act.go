@@ -109,7 +109,17 @@ func (a *Agent) promote(ctx context.Context, c dcs.Cluster) error {
 	}
 	a.setPrimary(true)
 	a.log.Info("promoted", "took", time.Since(start).Round(time.Millisecond))
+	// The history key before the member key shows this member as primary
+	// on its new timeline: a replica that saw the latter without the switch
+	// point would stop and pg_rewind for nothing (the checkpoint in
+	// afterPromote takes a while on a busy server).
+	err := a.recordHistory(ctx, c)
 	a.afterPromote(ctx, c)
+	return err
+}
+
+// recordHistory writes the history key after a promotion.
+func (a *Agent) recordHistory(ctx context.Context, c dcs.Cluster) error {
 	entries, err := a.pg.timelineHistory(ctx, c.History, a.o.Name, time.Now())
 	if err != nil || entries == nil {
 		return err

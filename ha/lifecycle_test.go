@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/pgkeep/pgkeep/ha/dcs"
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
@@ -231,9 +234,16 @@ func TestLifecycleBootstrapReinitRecloneAfterRewindFailure(t *testing.T) {
 	// fork, and the WAL segment of the fork is removed: pg_rewind cannot
 	// work, and the agent re-creates the member.
 	old := primary
+	if h, err := e.Client.Get(t.Context(), "/service/life/history"); err != nil || len(h.Kvs) != 0 {
+		t.Fatalf("history key before the first failover: %v %v", h, err)
+	}
 	old.stop(t)
 	rest := []*lifeMember{replicas[0], replicas[1]}
 	next, _ := roles(t, time.Minute, rest...)
+	historyBeforePrimary(t, e, next.name)
+	if n := progs.count("pg_rewind"); n != 0 {
+		t.Fatalf("pg_rewind ran %d times after a clean handover, where every replica is at or behind the switch point", n)
+	}
 	forkSeg := forkSegment(t, next)
 	startByHand(t, old)
 	old.pg.Exec(t, "CREATE TABLE stray AS SELECT generate_series(1, 10) AS id; SELECT pg_switch_wal(); CHECKPOINT")
@@ -361,4 +371,35 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// historyBeforePrimary checks that the new leader wrote the history key
+// before its member key showed it as primary: a replica that sees the
+// leader as primary on a newer timeline without its switch point decides
+// to rewind.
+func historyBeforePrimary(t *testing.T, e *harness.Etcd, leader string) {
+	t.Helper()
+	var created int64
+	harness.Wait(t, 30*time.Second, "the history key", func() (bool, error) {
+		h, err := e.Client.Get(t.Context(), "/service/life/history")
+		if err != nil || len(h.Kvs) != 1 {
+			return false, err
+		}
+		created = h.Kvs[0].CreateRevision
+		return true, nil
+	})
+	m, err := e.Client.Get(t.Context(), "/service/life/members/"+leader, clientv3.WithRev(created-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data dcs.MemberData
+	if len(m.Kvs) == 1 {
+		if err := json.Unmarshal(m.Kvs[0].Value, &data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if data.IsPrimary() {
+		t.Fatalf("%s's member key showed it as primary on timeline %d (revision %d) before the history key was written (revision %d)",
+			leader, data.Timeline, m.Kvs[0].ModRevision, created)
+	}
 }
