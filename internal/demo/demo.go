@@ -188,7 +188,7 @@ func (d *run) run(ctx context.Context) (Summary, error) {
 	d.say("%s accepted the first write %s after the kill", s.NewPrimary, s.Failover.Round(time.Millisecond))
 	d.ctlList(ctx)
 
-	d.step("restart %s's agent: it rewinds and rejoins as a replica", first.name)
+	d.step("restart %s's agent: it rejoins as a replica, with pg_rewind where its WAL went past the new timeline's start", first.name)
 	rejoinStart := time.Now()
 	if err := d.startAgent(ctx, first); err != nil {
 		return s, err
