@@ -201,12 +201,24 @@ type partUse struct{ label, file string }
 
 // parts reads every distinct part the manifests reference, in parallel.
 func (v *verifier) parts(ctx context.Context, ms []*Manifest) {
-	uses := map[Part][]partUse{} // a part with Offset 0 stands for every file sharing it
+	// A part with Offset 0 and no XXH3 stands for every file sharing it;
+	// the sum a manifest records (those of earlier versions have none) is
+	// checked when the part is read. Manifests that disagree on it have the
+	// part read once per sum.
+	uses := map[Part][]partUse{}
+	quick := map[Part]QuickSum{}
 	for _, m := range ms {
 		for _, f := range slices.Concat(m.Files, m.ConfigFiles) {
 			v.rep.Files++
 			for _, p := range f.Parts {
 				p.Offset = 0
+				q := p.Quick
+				p.Quick = QuickSum{}
+				if have, ok := quick[p]; !ok || have.IsZero() {
+					quick[p] = q
+				} else if !q.IsZero() && q != have {
+					p.Quick = q
+				}
 				uses[p] = append(uses[p], partUse{m.Label, f.Path})
 			}
 		}
@@ -231,7 +243,11 @@ func (v *verifier) parts(ctx context.Context, ms []*Manifest) {
 	})
 	errs := make([]error, len(jobs))
 	parallel(ctx, v.workers, len(jobs), func(i int) {
-		errs[i] = v.r.ReadPart(ctx, v.c.Name, jobs[i], io.Discard)
+		p := jobs[i]
+		if p.Quick.IsZero() {
+			p.Quick = quick[p]
+		}
+		errs[i] = v.r.ReadPart(ctx, v.c.Name, p, io.Discard)
 	})
 	for i, p := range jobs {
 		v.rep.Parts++

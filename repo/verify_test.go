@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo/storage"
+	"github.com/pgkeep/pgkeep/repo/storage/memory"
 	"github.com/pgkeep/pgkeep/repo/storage/posix"
 )
 
@@ -199,5 +201,47 @@ func TestVerifyPosix(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %q in\n%s", want, text)
 		}
+	}
+}
+
+// A part that a backup of an earlier version (no XXH3 in its manifest) and
+// a newer one (with it) both reference is read once, and checked against
+// the recorded sum; a manifest whose sum disagrees with the others' has the
+// part read again and is the one reported.
+func TestVerifyPartSums(t *testing.T) {
+	ctx := context.Background()
+	r, err := Init(ctx, Options{Storage: memory.New(), Compression: CompressZstd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testCluster(t, r)
+	full := testBackup(t, r, f1, "", 2, map[string]string{"base/1/1": strings.Repeat("relation one ", 1000), "base/1/2": "two"})
+	old := full.Files[0] // base/1/1 as an earlier version's manifest records it
+	if old.Path != "base/1/1" || old.Parts[0].Quick.IsZero() {
+		t.Fatalf("unexpected first file %+v", old)
+	}
+	old.Parts = slices.Clone(old.Parts)
+	old.Parts[0].Quick = QuickSum{}
+	testBackup(t, r, d1, f1, 4, map[string]string{"base/1/2": "two, changed"}, old)
+	putWAL(t, r, 1, 6)
+
+	rep, err := r.Verify(ctx, c, VerifyOptions{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 0 || rep.Parts != 3 {
+		t.Fatalf("%d errors, %d parts read, want 0 and 3 (base/1/1 once for both backups):\n%+v", rep.Errors, rep.Parts, rep.Problems)
+	}
+
+	bad := full.Files[0]
+	bad.Parts = slices.Clone(bad.Parts)
+	bad.Parts[0].Quick[0] ^= 1
+	testBackup(t, r, i1, f1, 5, map[string]string{"base/1/2": "two, changed again"}, bad)
+	rep, err = r.Verify(ctx, c, VerifyOptions{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 1 || rep.Parts != 5 || len(rep.Problems) != 1 || rep.Problems[0].Label != i1 || rep.Problems[0].File != "base/1/1" {
+		t.Fatalf("a wrong XXH3 in %s: %d errors, %d parts read, want 1 error (%s, base/1/1) and 5 parts:\n%+v", i1, rep.Errors, rep.Parts, i1, rep.Problems)
 	}
 }
