@@ -98,12 +98,18 @@ func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) 
 		return nil, fmt.Errorf("list WAL of %s: %w", c.Name, err)
 	}
 	for _, o := range partials {
-		// A partial being replaced meanwhile reads as a bad trailer: it
-		// then counts for nothing here, and verify checks it whole.
-		if size, _, err := r.ObjectDigest(ctx, o.Key); err == nil && size <= c.WALSegmentSize {
-			o.Plain = size
-		} else if ctx.Err() != nil {
-			return nil, ctx.Err()
+		// A partial replaced between the size and the read of its trailer
+		// reads as a bad one: it is read again, once. One that stays
+		// unreadable counts for nothing here; verify checks it whole.
+		for range 2 {
+			size, _, err := r.ObjectDigest(ctx, o.Key)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err == nil && size <= c.WALSegmentSize {
+				o.Plain = size
+				break
+			}
 		}
 		addSeg(idx.Partials, o, c.WALSegmentSize)
 	}
