@@ -60,10 +60,7 @@ func TestServerFollowsPromotionUnderWay(t *testing.T) {
 	promoted := time.Now()
 	// Four seconds is eight polls; the old backoff would connect 7 s after
 	// the promotion at the earliest.
-	harness.Wait(t, 4*time.Second, "the server to stream from the promoted pg-b", func() (bool, error) {
-		v, err := standby.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, standby, 4*time.Second, "the server to stream from the promoted pg-b")
 	t.Logf("streaming from pg-b %.1fs after its promotion", time.Since(promoted).Seconds())
 	writeOnNewLeader(t, etcd, standby, s)
 	s.stop(t)
@@ -113,10 +110,7 @@ func followSetup(t *testing.T, name string) (*harness.Etcd, *cluster, *harness.P
 	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
 	putLeader(t, etcd, "pg-a", c.pg.Port)
 	s := startServer(t, c, name, etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver to stream from pg-a", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver to stream from pg-a")
 	c.backup(t, "full")
 	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
 	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")

@@ -80,10 +80,7 @@ func TestServerStandbyTakesOver(t *testing.T) {
 	if active[0] == b.name {
 		first, other = b, a
 	}
-	harness.Wait(t, 20*time.Second, "the active server to stream", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the active server to stream")
 	// The standby learns the active server's name from an etcd watch, a
 	// moment after the election.
 	harness.Wait(t, 10*time.Second, "standby "+other.name+" to name "+first.name+" active", func() (bool, error) {

@@ -17,10 +17,7 @@ import (
 func TestServerBesideArchiveCommand(t *testing.T) {
 	c := startArchiving(t, posixRepo(t))
 	s := startServer(t, c, "beside", pgYAML(c)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver to stream", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver to stream")
 	c.pg.Pgbench(t, "-i", "-s", "10", "-q")
 	c.pg.Pgbench(t, "-T", "3", "-c", "2")
 	last := c.switchAndWait(t) // archive_command pushed every segment: no failure

@@ -18,10 +18,7 @@ import (
 func TestServerRestoreIntoPartial(t *testing.T) {
 	c := streamingCluster(t, posixRepo(t), nil)
 	s := startServer(t, c, "partial", pgYAML(c)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver to stream", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver to stream")
 	c.backup(t, "full")
 	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
 	c.pg.Exec(t, "SELECT pg_switch_wal()") // the rows go into a segment that never completes

@@ -163,3 +163,13 @@ func (s *serverProc) waitArchived(t *testing.T, c *cluster, within time.Duration
 	}
 	t.Fatalf("the stream did not archive up to %s within %s; last status: %+v\nserver log:\n%s", target, within, last, s.logTail())
 }
+
+// waitReceiver waits until p lists pgkeep's WAL receiver in
+// pg_stat_replication; what names the wait in the failure message.
+func waitReceiver(t *testing.T, p *harness.Postgres, timeout time.Duration, what string) {
+	t.Helper()
+	harness.Wait(t, timeout, what, func() (bool, error) {
+		v, err := p.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
+		return v == "1", err
+	})
+}

@@ -63,10 +63,7 @@ func archivedSegments(t *testing.T, c *cluster, tli string) []string {
 func TestServerStreamsWAL(t *testing.T) {
 	c := streamingCluster(t, posixRepo(t), nil)
 	s := startServer(t, c, "s1", pgYAML(c)+"server:\n  partial-interval: 1s\n")
-	harness.Wait(t, 20*time.Second, "the receiver in pg_stat_replication", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver in pg_stat_replication")
 	c.backup(t, "full") // its WAL reaches the repository only through the stream
 	c.pg.Pgbench(t, "-i", "-s", "10", "-q")
 	c.pg.Pgbench(t, "-T", "3", "-c", "2")

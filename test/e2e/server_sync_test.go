@@ -30,10 +30,7 @@ func TestServerSynchronousStrictArchive(t *testing.T) {
 func testSynchronousArchive(t *testing.T, strict bool) {
 	c := streamingCluster(t, posixRepo(t), nil)
 	s := startServer(t, c, "sync", pgYAML(c)+fmt.Sprintf("server:\n  synchronous: true\n  synchronous-strict: %t\n  partial-interval: 1s\n", strict))
-	harness.Wait(t, 20*time.Second, "the receiver to stream", func() (bool, error) {
-		v, err := c.pg.TryQueryString(t.Context(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgkeep'")
-		return v == "1", err
-	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver to stream")
 	c.backup(t, "full")
 	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
 	c.pg.Exec(t, `ALTER SYSTEM SET synchronous_standby_names = '"pgkeep"'`)
