@@ -111,6 +111,6 @@ func (a *Agent) touchCreating(ctx context.Context, c dcs.Cluster) {
 	m := a.memberData(pgState{}, s)
 	m.State, m.Role = dcs.StateCreatingReplica, dcs.RoleUninitialized
 	if err := a.dcs.TouchMember(ctx, m); err != nil {
-		a.log.Warn("cannot write the member key", "err", err)
+		a.warn(ctx, "cannot write the member key", err)
 	}
 }

@@ -3,8 +3,11 @@ package ha
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -60,10 +63,22 @@ func (p *postgres) State(ctx context.Context) pgState {
 	}
 	p.log.Debug("PostgreSQL does not answer", "err", err)
 	s, cerr := p.controlData(ctx)
-	if cerr != nil {
+	switch {
+	case cerr == nil:
+	case ctx.Err() != nil || !p.hasControlFile():
+		// Stopping, or initdb or a clone is filling the data directory.
+		p.log.Debug("cannot read pg_control", "err", cerr)
+	default:
 		p.log.Warn("cannot read pg_control", "err", cerr)
 	}
 	return s
+}
+
+// hasControlFile reports whether global/pg_control exists in the data
+// directory (an error other than its absence counts as existing).
+func (p *postgres) hasControlFile() bool {
+	_, err := os.Stat(filepath.Join(p.dataDir, "global", "pg_control"))
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // query asks the running server for its state, on the kept connection; a

@@ -247,7 +247,7 @@ func containsFold(names []string, name string) bool {
 // pg_control, and the members that rewind find a recent common checkpoint.
 func (a *Agent) afterPromote(ctx context.Context, c dcs.Cluster) {
 	if err := a.dcs.TouchMember(ctx, a.memberData(a.pg.State(ctx), c.Settings(a.o.settings()))); err != nil {
-		a.log.Warn("cannot write the member key", "err", err)
+		a.warn(ctx, "cannot write the member key", err)
 	}
 	start := time.Now()
 	if err := a.pg.withConn(ctx, func(conn *pgx.Conn) error {

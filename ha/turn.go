@@ -21,7 +21,7 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 	c, err := a.dcs.Cluster(ctx)
 	seen := time.Now()
 	if err != nil {
-		a.log.Warn("cannot read the cluster from etcd; deciding on the last snapshot", "err", err)
+		a.warn(ctx, "cannot read the cluster from etcd; deciding on the last snapshot", err)
 		c, seen = prev.cluster, time.Time{}
 	}
 	a.refreshIdentity(ctx, st.Running, seen)
@@ -32,7 +32,7 @@ func (a *Agent) turn(ctx context.Context) time.Duration {
 		m.Role = dcs.RoleUninitialized
 	}
 	if err := a.dcs.TouchMember(ctx, m); err != nil {
-		a.log.Warn("cannot write the member key", "err", err)
+		a.warn(ctx, "cannot write the member key", err)
 	}
 	if derr != nil {
 		a.log.Error("cannot use the data directory", "err", derr)
@@ -139,4 +139,14 @@ func (a *Agent) setPrimary(primary bool) {
 	a.view.pg.Running = a.view.pg.Running || primary
 	a.view.pg.InRecovery = !primary
 	a.roleSetAt = time.Now()
+}
+
+// warn logs a failed step at warn level, or at debug once ctx has ended:
+// the agent is stopping, and calls cut short by that are expected.
+func (a *Agent) warn(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		a.log.Debug(msg, "err", err)
+		return
+	}
+	a.log.Warn(msg, "err", err)
 }

@@ -1,7 +1,12 @@
 package ha
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +86,36 @@ func TestOptionsRefused(t *testing.T) {
 	}
 	if _, err := New(ok); err != nil {
 		t.Errorf("good options refused: %v", err)
+	}
+}
+
+// Failures that are expected are not warnings: a data directory that
+// initdb or a clone is still filling has no pg_control yet, and calls cut
+// short because the agent is stopping fail with context.Canceled.
+func TestExpectedFailuresAreQuiet(t *testing.T) {
+	var out strings.Builder
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := &Agent{log: log}
+	ctx, cancel := context.WithCancel(t.Context())
+	a.warn(ctx, "cannot write the member key", errors.New("etcd down"))
+	cancel()
+	a.warn(ctx, "cannot write the member key", context.Canceled)
+	if n := strings.Count(out.String(), "level=WARN"); n != 1 || !strings.Contains(out.String(), "level=DEBUG") {
+		t.Fatalf("want one warning (the running agent's) and one debug line (the stopping one's):\n%s", out.String())
+	}
+
+	dir := t.TempDir()
+	p := &postgres{dataDir: dir}
+	if p.hasControlFile() {
+		t.Fatal("hasControlFile in an empty data directory")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "global"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "global", "pg_control"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !p.hasControlFile() {
+		t.Fatal("no hasControlFile with global/pg_control")
 	}
 }
