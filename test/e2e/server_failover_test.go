@@ -60,9 +60,9 @@ func TestServerFollowsPromotionUnderWay(t *testing.T) {
 	time.Sleep(7 * time.Second) // a slow promotion: the old backoff grew to 8 s meanwhile
 	standby.Exec(t, "SELECT pg_promote()")
 	promoted := time.Now()
-	// Four seconds is eight polls; the old backoff would connect 7 s after
+	// Five seconds is ten polls; the old backoff would connect 7 s after
 	// the promotion at the earliest.
-	waitReceiver(t, standby, 4*time.Second, "the server to stream from the promoted pg-b")
+	waitReceiver(t, standby, 5*time.Second, "the server to stream from the promoted pg-b")
 	t.Logf("streaming from pg-b %.1fs after its promotion", time.Since(promoted).Seconds())
 	writeOnNewLeader(t, etcd, standby, s)
 
