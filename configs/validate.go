@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/pgkeep/pgkeep/internal/cron"
+	"github.com/pgkeep/pgkeep/pg"
 )
 
 var (
 	clusterName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	azureAccount   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 	azureContainer = regexp.MustCompile(`^[a-z0-9](-?[a-z0-9])+$`)
-	slotName       = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 )
 
 // Validate checks every setting and the combinations between them, and returns the first
@@ -233,8 +233,8 @@ func (h *HA) validate() error {
 		}
 	}
 	for _, slot := range h.PermanentSlots {
-		if !slotName.MatchString(slot) {
-			return invalid("ha.permanent-slots", "%q is not a valid replication slot name (1-63 of a-z, 0-9 and _)", slot)
+		if !pg.ValidSlotName(slot) {
+			return invalid("ha.permanent-slots", "%q is not a valid replication slot name (%s)", slot, pg.SlotNameRule)
 		}
 	}
 	if err := oneOf("ha.replica-method", h.ReplicaMethod, "backup", "basebackup"); err != nil {
@@ -263,8 +263,8 @@ func (s *Server) validate() error {
 		return invalid("server.tls-cert-file", "give both server.tls-cert-file and server.tls-key-file, or neither")
 	case s.ClientCAFile != "" && s.TLSCertFile == "":
 		return invalid("server.client-ca-file", "client certificates need TLS: set server.tls-cert-file and server.tls-key-file")
-	case !slotName.MatchString(s.Slot):
-		return invalid("server.slot", "%q is not a valid replication slot name (1-63 of a-z, 0-9 and _)", s.Slot)
+	case !pg.ValidSlotName(s.Slot):
+		return invalid("server.slot", "%q is not a valid replication slot name (%s)", s.Slot, pg.SlotNameRule)
 	case s.ApplicationName == "":
 		return invalid("server.application-name", "must not be empty")
 	case s.SynchronousStrict && !s.Synchronous:

@@ -222,8 +222,8 @@ func (o Options) withDefaults() (Options, error) {
 		errs = append(errs, errors.New("ha: needs etcd (etcd endpoints)"))
 	}
 	for _, s := range o.PermanentSlots {
-		if !validSlot.MatchString(s) {
-			errs = append(errs, fmt.Errorf("ha: permanent slot %q: not a valid replication slot name (1-63 of a-z, 0-9 and _)", s))
+		if !pg.ValidSlotName(s) {
+			errs = append(errs, fmt.Errorf("ha: permanent slot %q: not a valid replication slot name (%s)", s, pg.SlotNameRule))
 		}
 	}
 	if o.SafetyMargin >= o.TTL {

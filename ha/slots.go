@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -49,9 +48,6 @@ func slotName(member string) string {
 	return s
 }
 
-// validSlot is what PostgreSQL accepts as a slot name.
-var validSlot = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
-
 // permanentSlots are the physical slots every member keeps: the local
 // configuration's and the config key's "slots" of type physical.
 func (a *Agent) permanentSlots(c dcs.Cluster) []string {
@@ -63,7 +59,7 @@ func (a *Agent) permanentSlots(c dcs.Cluster) []string {
 		slots, _ := c.Config.Data["slots"].(map[string]any)
 		for name, v := range slots {
 			attrs, _ := v.(map[string]any)
-			if t, _ := attrs["type"].(string); (t == "" || t == "physical") && validSlot.MatchString(name) {
+			if t, _ := attrs["type"].(string); (t == "" || t == "physical") && pg.ValidSlotName(name) {
 				set[name] = true
 			}
 		}

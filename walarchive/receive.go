@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,9 +78,6 @@ type Receiver struct {
 	st ReceiverStatus
 }
 
-// slotName is what PostgreSQL accepts as a replication slot name.
-var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
-
 // NewReceiver checks o and fills in its defaults.
 func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 	switch {
@@ -99,8 +95,8 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 	if o.Slot == "" {
 		o.Slot = "pgkeep"
 	}
-	if !slotName.MatchString(o.Slot) {
-		return nil, fmt.Errorf("receiver: invalid slot name %q: want 1-63 of [a-z0-9_]", o.Slot)
+	if !pg.ValidSlotName(o.Slot) {
+		return nil, fmt.Errorf("receiver: invalid slot name %q: want %s", o.Slot, pg.SlotNameRule)
 	}
 	if o.PartialInterval == 0 {
 		o.PartialInterval = 10 * time.Second
