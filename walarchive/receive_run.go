@@ -78,7 +78,7 @@ func (r *Receiver) stream(ctx context.Context, sp *spool, up *uploader) error {
 		return err
 	}
 	defer sess.close()
-	s := &streamer{r: r, sp: sp, up: up, conn: sess.conn, histories: map[uint32][]repo.HistoryEntry{}}
+	s := &streamer{r: r, sp: sp, up: up, conn: sess.conn, histories: map[uint32][]repo.HistoryEntry{}, serverTLI: sess.tli}
 	pos, err := s.startPosition(ctx, sess)
 	if err != nil {
 		return err

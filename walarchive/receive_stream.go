@@ -36,6 +36,7 @@ type streamer struct {
 	up        *uploader
 	conn      *pgconn.PgConn
 	histories map[uint32][]repo.HistoryEntry // fetched in this run
+	serverTLI uint32                         // the server's timeline when the session began
 
 	tli        uint32
 	file       *os.File // <segment>.partial being written
@@ -83,7 +84,10 @@ func (s *streamer) streamTimeline(ctx context.Context, pos position) (position, 
 	}
 	s.inCopy = true
 	s.nextStatus = time.Now().Add(s.r.o.StatusInterval)
-	if !s.r.o.Synchronous {
+	// Batched reads only on the server's own timeline: an older one ends
+	// after a short tail of WAL and CopyDone, which would wait for the read
+	// deadline (up to StatusInterval) before the next timeline is followed.
+	if !s.r.o.Synchronous && pos.tli >= s.serverTLI {
 		batchReads(s.conn.Conn(), true)
 		defer batchReads(s.conn.Conn(), false)
 	}

@@ -39,6 +39,11 @@ ha:
   listen: 127.0.0.1:%d
   replica-method: backup
 `, m.data, port, d.o.PGBin, d.work, name, apiPort)
+	if cluster == "demo" {
+		// The repository server's slot on every member: after a failover its
+		// receiver finds the WAL since the switch kept for it.
+		yaml += "  permanent-slots: [pgkeep]\n"
+	}
 	if target != "" {
 		yaml += fmt.Sprintf("  bootstrap:\n    method: backup\n    cluster: demo\n    set: latest\n    target-time: %q\n", target)
 	}
