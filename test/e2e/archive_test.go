@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,20 +55,7 @@ func testArchiveRoundTrip(t *testing.T, repo repoSetup) {
 	}
 
 	// info agrees: one gapless range on timeline 1 from the first segment to the last.
-	var rep struct {
-		Clusters []struct {
-			Name string
-			WAL  struct {
-				Timelines []struct {
-					Timeline uint32
-					Ranges   []struct{ First, Last string }
-				}
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(c.must(t, "info", "--output", "json").stdout), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := c.info(t)
 	if len(rep.Clusters) != 1 || len(rep.Clusters[0].WAL.Timelines) != 1 ||
 		len(rep.Clusters[0].WAL.Timelines[0].Ranges) != 1 ||
 		rep.Clusters[0].WAL.Timelines[0].Ranges[0].First != segs[0] ||

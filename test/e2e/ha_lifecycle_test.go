@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -134,16 +133,7 @@ func TestHAReplicaAndClusterFromBackup(t *testing.T) {
 				t.Fatalf("/service/dst/%s: %v %v, want %s", k, resp, err, want)
 			}
 		}
-		var info struct {
-			Clusters []struct {
-				Name     string `json:"name"`
-				SystemID string `json:"system-id"`
-			} `json:"clusters"`
-		}
-		out := mustPgkeep(t, repo.env, "--config", n.config, "info", "--output", "json").stdout
-		if err := json.Unmarshal([]byte(out), &info); err != nil {
-			t.Fatalf("info: %v\n%s", err, out)
-		}
+		info := decodeInfo(t, mustPgkeep(t, repo.env, "--config", n.config, "info", "--output", "json").stdout)
 		if len(info.Clusters) != 1 || info.Clusters[0].Name != "dst" || info.Clusters[0].SystemID != sysid {
 			t.Fatalf("info of dst: %+v, want dst with system identifier %s", info.Clusters, sysid)
 		}

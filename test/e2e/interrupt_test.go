@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,19 +14,8 @@ import (
 // backupLabels lists the backups `info --output json` shows.
 func backupLabels(t *testing.T, c *cluster) []string {
 	t.Helper()
-	var rep struct {
-		Clusters []struct {
-			Backups []struct {
-				Label string `json:"label"`
-			} `json:"backups"`
-		} `json:"clusters"`
-	}
-	out := c.must(t, "info", "--output", "json").stdout
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("info --output json: %v", err)
-	}
 	var labels []string
-	for _, cl := range rep.Clusters {
+	for _, cl := range c.info(t).Clusters {
 		for _, b := range cl.Backups {
 			labels = append(labels, b.Label)
 		}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -69,24 +68,17 @@ func TestServerFollowsPromotionUnderWay(t *testing.T) {
 	// An incremental on the new timeline, whose parent is the full taken on
 	// timeline 1, restores to exactly the rows committed before it.
 	c.must(t, "backup", "--type", "incr", "--pg-host", standby.Host, "--pg-port", strconv.Itoa(standby.Port))
-	labels := backupLabels(t, c)
-	if len(labels) != 2 || !strings.HasPrefix(labels[1], labels[0]+"_") || !strings.HasSuffix(labels[1], "I") {
-		t.Fatalf("backups %v, want a full and an incremental on it", labels)
+	info := c.info(t)
+	if len(info.Clusters) != 1 || len(info.Clusters[0].Backups) != 2 {
+		t.Fatalf("info: %+v, want one cluster with a full and an incremental", info)
 	}
-	var info struct {
-		Clusters []struct {
-			Backups []struct {
-				Timeline uint32 `json:"timeline"`
-			} `json:"backups"`
-		} `json:"clusters"`
+	full, incr := info.Clusters[0].Backups[0], info.Clusters[0].Backups[1]
+	if !strings.HasPrefix(incr.Label, full.Label+"_") || !strings.HasSuffix(incr.Label, "I") || incr.Timeline != 2 {
+		t.Fatalf("backups %+v, want a full and an incremental on it, on timeline 2", info.Clusters[0].Backups)
 	}
-	if out := c.must(t, "info", "--output", "json").stdout; json.Unmarshal([]byte(out), &info) != nil ||
-		len(info.Clusters) != 1 || len(info.Clusters[0].Backups) != 2 || info.Clusters[0].Backups[1].Timeline != 2 {
-		t.Fatalf("info does not show %s on timeline 2:\n%s", labels[1], out)
-	}
-	copy := c.restoreAndStart(t, "--set", labels[1], "--target-immediate")
+	copy := c.restoreAndStart(t, "--set", incr.Label, "--target-immediate")
 	if err := isPrefix(ids(t, copy), 300); err != nil {
-		t.Fatalf("restore of the incremental %s taken on timeline 2: %v", labels[1], err)
+		t.Fatalf("restore of the incremental %s taken on timeline 2: %v", incr.Label, err)
 	}
 	s.stop(t)
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -140,16 +139,7 @@ func TestServerSchedules(t *testing.T) {
 	harness.Wait(t, 90*time.Second, "two full backups, an incr and a verify", func() (bool, error) {
 		return runs("full") >= 2 && runs("incr") >= 1 && runs("verify") >= 1, nil
 	})
-	var info struct {
-		Clusters []struct {
-			Backups []struct {
-				Label, Type, Parent string
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(c.must(t, "info", "--output", "json").stdout), &info); err != nil {
-		t.Fatal(err)
-	}
+	info := c.info(t)
 	fulls := 0
 	for _, b := range info.Clusters[0].Backups {
 		if b.Type == "full" {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -59,20 +58,9 @@ func TestServerRestoreIntoPartial(t *testing.T) {
 			t.Fatalf("%s is archived complete: the test needs it as a .partial only", segment)
 		}
 	}
-	var info struct {
-		Clusters []struct {
-			RecoveryWindows []struct {
-				Timeline uint32 `json:"timeline"`
-				EndLSN   string `json:"end-lsn"`
-			} `json:"recovery-windows"`
-		} `json:"clusters"`
-	}
-	out := c.must(t, "info", "--output", "json")
-	if err := json.Unmarshal([]byte(out.stdout), &info); err != nil {
-		t.Fatalf("info --output json: %v\n%s", err, out.stdout)
-	}
+	info := c.info(t)
 	if len(info.Clusters) != 1 || len(info.Clusters[0].RecoveryWindows) != 1 {
-		t.Fatalf("info: want one cluster with one recovery window:\n%s", out.stdout)
+		t.Fatalf("info: %+v, want one cluster with one recovery window", info)
 	}
 	if w, err := pg.ParseLSN(info.Clusters[0].RecoveryWindows[0].EndLSN); err != nil || w < end {
 		t.Fatalf("recovery window ends at %s (%v), before the last commit's WAL at %s, which the .partial holds", w, err, end)

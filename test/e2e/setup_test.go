@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,4 +124,47 @@ func segmentsUpTo(t *testing.T, last string) []string {
 			t.Fatalf("never reached %s", last)
 		}
 	}
+}
+
+// infoReport is what the tests read of `pgkeep info --output json`.
+type infoReport struct {
+	Clusters []struct {
+		Name     string `json:"name"`
+		SystemID string `json:"system-id"`
+		WAL      struct {
+			Timelines []struct {
+				Timeline uint32 `json:"timeline"`
+				Ranges   []struct {
+					First string `json:"first"`
+					Last  string `json:"last"`
+				} `json:"ranges"`
+			} `json:"timelines"`
+		} `json:"wal"`
+		Backups []struct {
+			Label    string `json:"label"`
+			Type     string `json:"type"`
+			Parent   string `json:"parent"`
+			Timeline uint32 `json:"timeline"`
+		} `json:"backups"`
+		RecoveryWindows []struct {
+			Timeline uint32 `json:"timeline"`
+			EndLSN   string `json:"end-lsn"`
+		} `json:"recovery-windows"`
+	} `json:"clusters"`
+}
+
+// decodeInfo decodes the output of `pgkeep info --output json`.
+func decodeInfo(t *testing.T, out string) infoReport {
+	t.Helper()
+	var rep infoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("info --output json: %v\n%s", err, out)
+	}
+	return rep
+}
+
+// info runs `pgkeep info --output json` with this cluster's config.
+func (c *cluster) info(t *testing.T) infoReport {
+	t.Helper()
+	return decodeInfo(t, c.must(t, "info", "--output", "json").stdout)
 }
