@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/pgkeep/pgkeep/internal/durable"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -88,7 +89,7 @@ func (w *writer) stashControl(f repo.File) ([]byte, error) {
 	if err := os.RemoveAll(p); err != nil {
 		return nil, fmt.Errorf("delta: %w", err)
 	}
-	return data, syncDir(filepath.Dir(p))
+	return data, durable.SyncDir(filepath.Dir(p))
 }
 
 // writeControl writes global/pg_control, the last file of a restore: from

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pgkeep/pgkeep/internal/durable"
 )
 
 // owner is who restored files belong to. When pgkeep runs as root, files
@@ -56,22 +58,6 @@ func (o owner) apply(path string) error {
 	return nil
 }
 
-// syncDir makes a directory's entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
 // writeAtomic writes data to path through a temporary file, fsynced and
 // renamed over path; the directory is fsynced too.
 func writeAtomic(path string, data []byte, mode os.FileMode, own owner) (err error) {
@@ -104,7 +90,7 @@ func writeAtomic(path string, data []byte, mode os.FileMode, own owner) (err err
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // fileMode is a manifest mode as a permission, with a default.

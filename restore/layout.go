@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgkeep/pgkeep/internal/durable"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -156,14 +157,14 @@ func (l *layout) makeDirs(own owner) error {
 func (l *layout) syncDirs() error {
 	dirs := l.sortedDirs()
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syncDir(l.path(dirs[i])); err != nil {
+		if err := durable.SyncDir(l.path(dirs[i])); err != nil {
 			return err
 		}
 	}
 	for _, loc := range l.locations {
-		if err := syncDir(loc); err != nil {
+		if err := durable.SyncDir(loc); err != nil {
 			return err
 		}
 	}
-	return syncDir(l.root)
+	return durable.SyncDir(l.root)
 }

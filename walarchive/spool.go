@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/pg"
 )
 
@@ -50,13 +50,12 @@ func openSpool(dir string) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, spoolLockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, ok, err := detach.TryLock(filepath.Join(dir, spoolLockFile))
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("spool %s is in use by another receiver: %w", dir, err)
+	if !ok {
+		return nil, fmt.Errorf("spool %s is in use by another receiver", dir)
 	}
 	return &spool{dir: dir, lock: f}, nil
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/pgkeep/pgkeep/internal/detach"
+	"github.com/pgkeep/pgkeep/internal/durable"
 )
 
 // writeTemp copies src (from its start) into a new temporary file of the
 // spool and fsyncs it; it returns the temporary file's path. Nothing is
 // accepted until publish.
 func (s spoolDir) writeTemp(name string, src *os.File) (string, error) {
-	tmp := s.path(tempName(name, os.Getpid()))
+	tmp := s.path(detach.TempName(name, os.Getpid()))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		// Left by an earlier process with our pid: not published, so ours to replace.
@@ -62,23 +65,10 @@ func (s spoolDir) publish(tmp, name string, exclusive bool) error {
 	if err != nil {
 		return fmt.Errorf("spool %s: %w", name, err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("spool %s: %w", name, err)
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that a rename in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // sameContent reports whether the files a and b hold the same bytes.

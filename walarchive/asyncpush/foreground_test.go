@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/walarchive"
 )
@@ -105,8 +106,8 @@ func TestStaleTemporaryFilesAreIgnoredAndRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "000000010000000000000007"
-	dead := s.path(tempName(name, 1<<30)) // no such pid
-	live := s.path(tempName(name, 1))     // init
+	dead := s.path(detach.TempName(name, 1<<30)) // no such pid
+	live := s.path(detach.TempName(name, 1))     // init
 	for _, p := range []string{dead, live} {
 		if err := os.WriteFile(p, fakeSegment(name, 42, 1)[:1000], 0o600); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,8 @@ package asyncpush
 import (
 	"os"
 	"time"
+
+	"github.com/pgkeep/pgkeep/internal/detach"
 )
 
 // release gives up the lock before the uploader exits. A push that saw the
@@ -16,11 +18,11 @@ func (w *session) release() bool {
 	if l, err := w.s.list(); err == nil && len(l.files) == 0 {
 		return true
 	}
-	lock, ok, err := tryLock(w.s.path(lockFile))
+	lock, ok, err := detach.TryLock(w.s.path(lockFile))
 	if err != nil || !ok {
 		return true
 	}
-	if err := writePID(lock); err != nil {
+	if err := detach.WritePID(lock); err != nil {
 		w.u.Log.Warn("cannot write the pid into the lock file", "err", err)
 	}
 	w.lock, w.idleSince = lock, time.Time{}
@@ -56,8 +58,8 @@ func (w *session) prune(dir string, drop func(name string, mod time.Time) bool) 
 		if err != nil {
 			continue
 		}
-		pid, tmp := tempOwner(e.Name())
-		if (tmp && pid != os.Getpid() && !alive(pid)) || (!tmp && drop(e.Name(), fi.ModTime())) {
+		_, tmp := detach.TempOwner(e.Name())
+		if (tmp && detach.Stale(e.Name())) || (!tmp && drop(e.Name(), fi.ModTime())) {
 			os.Remove(w.s.path(dir, e.Name()))
 		}
 	}

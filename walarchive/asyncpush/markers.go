@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/pgkeep/pgkeep/internal/detach"
 )
 
 // doneMarker (done/<name>) records a file the uploader archived, so that
@@ -39,7 +41,7 @@ func (s spoolDir) writeMarker(dir, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.path(dir, tempName(name, os.Getpid()))
+	tmp := s.path(dir, detach.TempName(name, os.Getpid()))
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("async spool: %w", err)
 	}
@@ -81,7 +83,7 @@ func (s spoolDir) failures() ([]failure, error) {
 	}
 	var out []failure
 	for _, e := range entries {
-		if _, tmp := tempOwner(e.Name()); tmp {
+		if _, tmp := detach.TempOwner(e.Name()); tmp {
 			continue
 		}
 		var f failure

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -82,7 +83,7 @@ func (w *session) step(ctx context.Context) (idle bool, err error) {
 		w.u.Log.Error("read the spool", "err", err)
 		return false, nil
 	}
-	if !lockStillOurs(w.lock, w.s.path(lockFile)) {
+	if !detach.LockStillOurs(w.lock, w.s.path(lockFile)) {
 		return false, fmt.Errorf("%s was removed or replaced: another uploader may be running", w.s.path(lockFile))
 	}
 	for _, t := range w.s.removeStaleTemps(l) {

@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
-	"syscall"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/pg"
 )
 
@@ -22,7 +20,6 @@ const (
 	lockFile     = "uploader.lock"
 	logFile      = "uploader.log"
 	uploaderName = "uploader" // error/uploader: the repository cannot be opened
-	tempSuffix   = ".tmp"
 )
 
 // Dir is the spool directory of cluster under archive.spool-path.
@@ -79,7 +76,7 @@ func (s spoolDir) list() (listing, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if _, ok := tempOwner(name); ok {
+		if _, ok := detach.TempOwner(name); ok {
 			l.temps = append(l.temps, name)
 			continue
 		}
@@ -99,33 +96,13 @@ func (s spoolDir) list() (listing, error) {
 	return l, nil // os.ReadDir sorts by name
 }
 
-// tempName is the file process pid copies name into before publishing it.
-func tempName(name string, pid int) string {
-	return name + "." + strconv.Itoa(pid) + tempSuffix
-}
-
-// tempOwner returns the pid in a temporary file's name.
-func tempOwner(file string) (int, bool) {
-	rest, ok := strings.CutSuffix(file, tempSuffix)
-	if !ok {
-		return 0, false
-	}
-	i := strings.LastIndexByte(rest, '.')
-	if i < 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(rest[i+1:])
-	return pid, err == nil && pid > 0
-}
-
 // removeStaleTemps removes the temporary files of processes that are
 // gone: a push or uploader killed while copying. They were never
 // published, so nothing was accepted from them.
 func (s spoolDir) removeStaleTemps(l listing) []string {
 	var removed []string
 	for _, t := range l.temps {
-		pid, _ := tempOwner(t)
-		if pid == os.Getpid() || alive(pid) {
+		if !detach.Stale(t) {
 			continue
 		}
 		if err := os.Remove(s.path(t)); err == nil {
@@ -133,10 +110,4 @@ func (s spoolDir) removeStaleTemps(l listing) []string {
 		}
 	}
 	return removed
-}
-
-// alive reports whether process pid exists (EPERM: it does, as another user).
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -48,7 +49,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lock, ok, err := tryLock(s.path(lockFile))
+	lock, ok, err := detach.TryLock(s.path(lockFile))
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 	}
 	w := newSession(u, s, lock)
 	defer w.close()
-	if err := writePID(lock); err != nil {
+	if err := detach.WritePID(lock); err != nil {
 		u.Log.Warn("cannot write the pid into the lock file", "err", err)
 	}
 	u.Log.Info("async uploader started", "spool", s.dir, "process-max", w.processMax, "wal-dir", u.WALDir)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/repo/storage/memory"
 	"github.com/pgkeep/pgkeep/repo/storage/storagetest"
 	"github.com/pgkeep/pgkeep/walarchive"
@@ -142,7 +143,7 @@ func TestOneUploaderPerSpool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, ok, err := tryLock(s.path(lockFile))
+	lock, ok, err := detach.TryLock(s.path(lockFile))
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pgkeep/pgkeep/internal/durable"
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
 
@@ -119,7 +120,7 @@ func (p *Posix) Remove(ctx context.Context, key string) error {
 	for dir != p.root && os.Remove(dir) == nil {
 		dir = filepath.Dir(dir)
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // List implements storage.Storage. It walks only the directories that can

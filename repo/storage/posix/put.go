@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pgkeep/pgkeep/internal/durable"
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
 
@@ -50,7 +51,7 @@ func (p *Posix) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := publish(tmp.Name(), path, opts.IfAbsent); err != nil {
 		return fmt.Errorf("put %s: %w", key, translate(err))
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // createTemp creates a temporary file in dir, creating dir as needed; a
@@ -95,17 +96,5 @@ func (p *Posix) mkdirAll(dir string) error {
 	if err := os.Mkdir(dir, dirMode); err != nil && !os.IsExist(err) {
 		return err
 	}
-	return syncDir(parent)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
-	}
-	return nil
+	return durable.SyncDir(parent)
 }
