@@ -34,7 +34,7 @@ func TestFlagNames(t *testing.T) {
 		"etcd-endpoints", "etcd-namespace", "archive-timeout", "backup-config-files", "backup-standby", "backup-workers",
 		// Added with the repository server (issue 4).
 		"repo-server-token-file", "repo-server-ca-file", "repo-server-cert-file", "repo-server-key-file",
-		"archive-async", "archive-spool-path", "archive-queue-max-mb", "archive-process-max",
+		"archive-async", "archive-spool-path", "archive-queue-max-mb", "archive-get-queue-max-mb", "archive-process-max",
 		"retention-full", "retention-diff", "retention-days",
 		"server-name", "server-listen", "server-tls-cert-file", "server-tls-key-file", "server-client-ca-file",
 		"server-token-file", "server-spool-path", "server-stream", "server-slot", "server-application-name",

@@ -90,15 +90,19 @@ type Etcd struct {
 type Archive struct {
 	// Timeout is how long check and backup wait for a WAL segment to arrive in the repository.
 	Timeout time.Duration `yaml:"timeout" usage:"how long check and backup wait for WAL to arrive"`
-	// Async makes archive-push return once the file is in the local spool; a background
-	// process uploads spooled files in parallel batches.
-	Async bool `yaml:"async" usage:"archive-push returns once the WAL file is in the local spool; a background process uploads it"`
+	// Async makes archive-push return once the file is in the local spool, where a
+	// background process uploads spooled files in parallel batches; and it makes
+	// archive-get hand out segments that a background process prefetched.
+	Async bool `yaml:"async" usage:"archive-push returns once the WAL file is in the local spool and a background process uploads it; archive-get prefetches the next segments"`
 	// SpoolPath is the async spool directory (on the database host, outside PGDATA).
-	SpoolPath string `yaml:"spool-path" usage:"async archive-push: the local spool directory"`
+	SpoolPath string `yaml:"spool-path" usage:"async archive-push and archive-get: the local spool directory"`
+	// GetQueueMaxMB is how much WAL async archive-get fetches ahead of recovery.
+	GetQueueMaxMB int `yaml:"get-queue-max-mb" usage:"async archive-get: MB of WAL segments to prefetch ahead of recovery (0: no prefetch)"`
 	// QueueMaxMB is how much WAL the async spool may hold before archive-push fails.
 	QueueMaxMB int `yaml:"queue-max-mb" usage:"async archive-push: fail the push when the spool holds this many MB (0: no limit)"`
-	// ProcessMax is the number of parallel uploads of the async uploader.
-	ProcessMax int `yaml:"process-max" usage:"async archive-push: parallel uploads"`
+	// ProcessMax is the number of parallel uploads of the async uploader, and of
+	// parallel downloads of the async archive-get.
+	ProcessMax int `yaml:"process-max" usage:"async archive-push and archive-get: parallel uploads and downloads"`
 }
 
 // Retention says which backups expire keeps. Zero means no rule of that kind.
@@ -244,7 +248,7 @@ func Defaults() *Config {
 			Bin:      "/usr/lib/postgresql/15/bin",
 		},
 		Etcd:    Etcd{Namespace: "/service"},
-		Archive: Archive{Timeout: 60 * time.Second, ProcessMax: 2},
+		Archive: Archive{Timeout: 60 * time.Second, ProcessMax: 2, GetQueueMaxMB: 128},
 		HA: HA{
 			TTL:                    3 * time.Second,
 			LoopWait:               time.Second,

@@ -183,6 +183,8 @@ func (a *Archive) validate() error {
 		return invalid("archive.timeout", "must be positive, got %s", a.Timeout)
 	case a.QueueMaxMB < 0:
 		return invalid("archive.queue-max-mb", "%d is negative", a.QueueMaxMB)
+	case a.GetQueueMaxMB < 0:
+		return invalid("archive.get-queue-max-mb", "%d is negative", a.GetQueueMaxMB)
 	case a.ProcessMax < 1 || a.ProcessMax > 64:
 		return invalid("archive.process-max", "%d out of range 1-64", a.ProcessMax)
 	case a.Async && a.SpoolPath == "":

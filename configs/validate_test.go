@@ -91,6 +91,7 @@ func TestValidate(t *testing.T) {
 			`archive.spool-path: "spool" is not an absolute path`},
 		{"async", func(c *Config) { c.Archive.Async, c.Archive.SpoolPath = true, "/var/spool/pgkeep" }, ""},
 		{"queue max", func(c *Config) { c.Archive.QueueMaxMB = -1 }, "archive.queue-max-mb: -1 is negative"},
+		{"get queue max", func(c *Config) { c.Archive.GetQueueMaxMB = -2 }, "archive.get-queue-max-mb: -2 is negative"},
 		{"process max", func(c *Config) { c.Archive.ProcessMax = 0 }, "archive.process-max: 0 out of range 1-64"},
 		{"retention", func(c *Config) { c.Retention.Days = -3 }, "retention.days: -3 is negative"},
 		{"server listen", func(c *Config) { c.Server.Listen = "8432" }, `server.listen: "8432" is not host:port`},

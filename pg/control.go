@@ -29,14 +29,9 @@ func ReadDataDir(dir string) (DataDirInfo, error) {
 	if info.PGVersion, err = strconv.Atoi(strings.TrimSpace(string(ver))); err != nil {
 		return info, fmt.Errorf("%s/PG_VERSION: %w", dir, err)
 	}
-	ctl, err := os.ReadFile(filepath.Join(dir, "global", "pg_control"))
-	if err != nil {
-		return info, fmt.Errorf("read pg_control: %w", err)
+	if info.SystemID, err = ReadSystemID(dir); err != nil {
+		return info, err
 	}
-	if len(ctl) < 8 {
-		return info, fmt.Errorf("%s/global/pg_control is too short", dir)
-	}
-	info.SystemID = binary.LittleEndian.Uint64(ctl)
 	hdr, err := newestSegmentHeader(filepath.Join(dir, "pg_wal"))
 	if err != nil {
 		return info, err
@@ -46,6 +41,19 @@ func ReadDataDir(dir string) (DataDirInfo, error) {
 	}
 	info.WALSegmentSize = int64(hdr.SegSize)
 	return info, nil
+}
+
+// ReadSystemID reads the system identifier from the data directory's
+// global/pg_control (its first field).
+func ReadSystemID(dir string) (uint64, error) {
+	ctl, err := os.ReadFile(filepath.Join(dir, "global", "pg_control"))
+	if err != nil {
+		return 0, fmt.Errorf("read pg_control: %w", err)
+	}
+	if len(ctl) < 8 {
+		return 0, fmt.Errorf("%s/global/pg_control is too short", dir)
+	}
+	return binary.LittleEndian.Uint64(ctl), nil
 }
 
 func newestSegmentHeader(walDir string) (LongPageHeader, error) {

@@ -33,7 +33,7 @@ func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
 	}
 	tmp := dest + ".pgkeep-tmp"
 	defer os.Remove(tmp) // after a successful rename this finds nothing
-	err = fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0)
+	err = fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0, false)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Tell "not archived" from "wrong cluster": the latter must never
 		// look like the end of the archive.
@@ -44,7 +44,7 @@ func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
 		if w.Kind != pg.KindSegment {
 			return fmt.Errorf("get %s: %w", name, ErrNotFound)
 		}
-		err = fetch(ctx, r, repo.WALKey(cluster, name+".partial"), tmp, c.WALSegmentSize)
+		err = fetch(ctx, r, repo.WALKey(cluster, name+".partial"), tmp, c.WALSegmentSize, false)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("get %s: %w", name, ErrNotFound)
 		}
@@ -61,9 +61,28 @@ func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
 	return nil
 }
 
+// Prefetch restores WAL file name of cluster into the file tmp, verified
+// and fsynced, for a spool that hands it out later (the caller renames it
+// into place). Unlike Get it reads only the archived file itself, never a
+// streamed .partial in its stead: a partial grows, and a copy of it would
+// go stale. An absent file wraps ErrNotFound, without the check that the
+// cluster exists: the caller falls back to Get, which makes it.
+func Prefetch(ctx context.Context, r *repo.Repo, cluster, name, tmp string) error {
+	err := fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0, true)
+	if errors.Is(err, storage.ErrNotFound) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("prefetch %s: %w", name, err)
+	}
+	return nil
+}
+
 // fetch decodes and verifies the object under key into the file tmp,
-// zero-filled to size when size is larger than the object.
-func fetch(ctx context.Context, r *repo.Repo, key, tmp string, size int64) error {
+// zero-filled to size when size is larger than the object, and fsynced
+// with sync.
+func fetch(ctx context.Context, r *repo.Repo, key, tmp string, size int64, sync bool) error {
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -78,6 +97,9 @@ func fetch(ctx context.Context, r *repo.Repo, key, tmp string, size int64) error
 		if st, err = f.Stat(); err == nil && st.Size() < size {
 			err = f.Truncate(size)
 		}
+	}
+	if err == nil && sync {
+		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

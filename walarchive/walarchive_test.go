@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/pg/pgtest"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage/memory"
 )
@@ -20,10 +20,7 @@ const segSize = 1 << 20
 // fakeSegment builds a segment of cluster sysid (PostgreSQL 15) with a
 // valid long page header, filled with fill.
 func fakeSegment(name string, sysid uint64, fill byte) []byte {
-	w, _ := pg.ParseWALName(name)
-	b := bytes.Repeat([]byte{fill}, segSize)
-	pg.SegmentHeader(w, sysid, segSize, 15).Put(b)
-	return b
+	return pgtest.Segment(name, sysid, segSize, fill)
 }
 
 func setup(t *testing.T) (*repo.Repo, *repo.ClusterInfo, string) {

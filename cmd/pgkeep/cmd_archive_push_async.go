@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -64,20 +65,28 @@ func walDir(cfg *configs.Config, path string) string {
 // uploaderArgv is the uploader's command line: this program with the
 // flags this archive-push was given, so that it reads the same settings.
 func uploaderArgv(cmd *cobra.Command, walDir string) ([]string, error) {
+	extra := []string{"--async-worker"}
+	if walDir != "" {
+		extra = append(extra, "--async-wal-dir="+walDir)
+	}
+	return workerArgv(cmd, "archive-push", []string{"async-worker", "async-wal-dir"}, extra...)
+}
+
+// workerArgv is the command line of a hook's background worker: this
+// program, the subcommand, the flags the hook was given but those named in
+// skip, then extra: so the worker reads the same settings.
+func workerArgv(cmd *cobra.Command, sub string, skip []string, extra ...string) ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("start the async uploader: %w", err)
+		return nil, fmt.Errorf("start the %s worker: %w", sub, err)
 	}
-	argv := []string{exe, "archive-push", "--async-worker"}
+	argv := []string{exe, sub}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name != "async-worker" && f.Name != "async-wal-dir" {
+		if !slices.Contains(skip, f.Name) {
 			argv = append(argv, "--"+f.Name+"="+f.Value.String())
 		}
 	})
-	if walDir != "" {
-		argv = append(argv, "--async-wal-dir="+walDir)
-	}
-	return argv, nil
+	return append(argv, extra...), nil
 }
 
 // runArchiveUploader is `archive-push --async-worker`: the uploader, logging

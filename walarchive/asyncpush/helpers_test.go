@@ -1,7 +1,6 @@
 package asyncpush
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgkeep/pgkeep/pg"
+	"github.com/pgkeep/pgkeep/pg/pgtest"
 	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage"
 	"github.com/pgkeep/pgkeep/repo/storage/memory"
@@ -24,10 +23,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // fakeSegment builds a segment of cluster sysid (PostgreSQL 15) with a
 // valid long page header, filled with fill.
 func fakeSegment(name string, sysid uint64, fill byte) []byte {
-	w, _ := pg.ParseWALName(name)
-	b := bytes.Repeat([]byte{fill}, segSize)
-	pg.SegmentHeader(w, sysid, segSize, 15).Put(b)
-	return b
+	return pgtest.Segment(name, sysid, segSize, fill)
 }
 
 // env is a repository with one cluster, a pg_wal-like source directory and
