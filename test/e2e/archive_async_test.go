@@ -59,10 +59,15 @@ func spooled(c *cluster) []string {
 	return names
 }
 
-// uploaderPID returns the pid in the uploader's lock file, if that process
-// is alive (not a zombie) and is an uploader.
+// uploaderPID returns the pid of the cluster's running uploader.
 func uploaderPID(c *cluster) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(spoolDir(c), "uploader.lock"))
+	return workerPID(filepath.Join(spoolDir(c), "uploader.lock"), "--async-worker")
+}
+
+// workerPID returns the pid in a background worker's lock file, if that
+// process is alive (not a zombie) and has flag on its command line.
+func workerPID(lockFile, flag string) (int, bool) {
+	b, err := os.ReadFile(lockFile)
 	if err != nil {
 		return 0, false
 	}
@@ -78,7 +83,7 @@ func uploaderPID(c *cluster) (int, bool) {
 		return 0, false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return pid, err == nil && bytes.Contains(cmdline, []byte("--async-worker"))
+	return pid, err == nil && bytes.Contains(cmdline, []byte(flag))
 }
 
 // waitDrained waits until the spool is empty and the uploader has exited.
