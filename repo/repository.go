@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pgkeep/pgkeep/repo/storage"
@@ -47,6 +48,7 @@ type Repo struct {
 	codec  *Codec
 	format Format
 	log    *slog.Logger
+	xacts  *sync.Map // xactKey -> xactTime: what WAL objects' last commits are (see lastXact)
 }
 
 // Open opens an initialised repository. A missing pgkeep.json is
@@ -101,6 +103,7 @@ func newRepo(opts Options) *Repo {
 		store: opts.Storage,
 		codec: &Codec{Compression: opts.Compression, Level: opts.Level},
 		log:   log,
+		xacts: &sync.Map{},
 	}
 }
 

@@ -32,6 +32,10 @@ type WALIndex struct {
 	Partials  map[uint32]map[uint64]WALObject
 	Histories map[uint32][]HistoryEntry // timeline -> its history file, parsed
 	Other     []WALObject               // .backup files and anything else
+
+	// lastXact reads the time of the last commit or abort in an object's
+	// WAL from start up to limit (see pg.LastXactTime); nil: not read.
+	lastXact func(o WALObject, start, limit pg.LSN) (time.Time, bool)
 }
 
 // HistoryEntry is one line of a timeline history file: timeline Parent
@@ -124,6 +128,9 @@ func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) 
 		}
 		idx.Histories[h.Name.Timeline] = entries
 	}
+	idx.lastXact = func(o WALObject, start, limit pg.LSN) (time.Time, bool) {
+		return r.lastXact(ctx, o, start, limit, c.WALSegmentSize)
+	}
 	return idx, nil
 }
 
@@ -189,9 +196,13 @@ func (idx *WALIndex) LatestTimeline() uint32 {
 
 // Reach follows the archive from startLSN on timeline from towards timeline
 // to and returns where contiguous WAL ends: the LSN after the last archived
-// segment and that segment's archive time (an upper bound of the commit
-// times it holds). Segments are looked up the way recovery does: the
-// newest timeline of the path that has begun by the end of the segment.
+// segment, and endTime, the time of the last commit or abort in the WAL
+// up to there (recovery_target_time stops only before a commit or abort
+// after the target, so a later target is not reached). When the last
+// segments hold none, or the index cannot read them, endTime is the last
+// object's archive time, an upper bound. Segments are looked up the way
+// recovery does: the newest timeline of the path that has begun by the end
+// of the segment.
 func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, endTime time.Time, err error) {
 	spans, err := idx.path(from, start, to)
 	if err != nil {
@@ -199,6 +210,7 @@ func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, en
 	}
 	seg := uint64(start) / uint64(idx.SegSize)
 	end = start
+	var tail []walPiece // the last objects on the way, newest last
 	for {
 		segEnd := pg.LSN((seg + 1) * uint64(idx.SegSize))
 		o, ok := idx.lookup(spans, seg, segEnd)
@@ -206,14 +218,65 @@ func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, en
 			break
 		}
 		end, endTime = segEnd, o.ModTime
+		tail = appendPiece(tail, walPiece{o: o, start: segEnd - pg.LSN(idx.SegSize), limit: spanEnd(spans, o.Name.Timeline, segEnd)})
 		seg++
 	}
 	// The archive may end in the streaming receiver's .partial of the next
 	// segment, which archive-get hands out when the segment is absent.
 	if p, ok := idx.partial(spans, seg); ok && p.end > end {
 		end, endTime = p.end, p.o.ModTime
+		tail = appendPiece(tail, walPiece{o: p.o, start: pg.LSN(seg * uint64(idx.SegSize)), limit: p.end})
+	}
+	if t, ok := idx.lastCommit(tail, start); ok {
+		endTime = t
 	}
 	return end, endTime, nil
+}
+
+// walPiece is an object on a recovery path, with the LSN its segment
+// starts at and where recovery stops reading it.
+type walPiece struct {
+	o            WALObject
+	start, limit pg.LSN
+}
+
+// tailPieces is how many of the last objects of a path are searched for
+// the last commit.
+const tailPieces = 4
+
+func appendPiece(tail []walPiece, p walPiece) []walPiece {
+	if len(tail) == tailPieces {
+		tail = append(tail[:0], tail[1:]...)
+	}
+	return append(tail, p)
+}
+
+// spanEnd is where the path leaves timeline tli if that is before segEnd,
+// else segEnd.
+func spanEnd(spans []span, tli uint32, segEnd pg.LSN) pg.LSN {
+	for _, s := range spans {
+		if s.tli == tli && s.end != 0 && s.end < segEnd {
+			return s.end
+		}
+	}
+	return segEnd
+}
+
+// lastCommit is the time of the last commit or abort in tail, newest
+// object first, at or after LSN from.
+func (idx *WALIndex) lastCommit(tail []walPiece, from pg.LSN) (time.Time, bool) {
+	if idx.lastXact == nil {
+		return time.Time{}, false
+	}
+	for i := len(tail) - 1; i >= 0; i-- {
+		if tail[i].limit <= from {
+			break
+		}
+		if t, ok := idx.lastXact(tail[i].o, tail[i].start, tail[i].limit); ok {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // covers reports whether spans[i] holds WAL of the segment from segStart

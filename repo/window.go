@@ -53,12 +53,14 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 }
 
 // Contains reports whether recovery from this backup can reach a target
-// time (zero: no time given) and LSN (zero: no LSN given).
+// time (zero: no time given) and LSN (zero: no LSN given). A time target
+// must be before EndTime: recovery stops at the first commit after the
+// target, and EndTime is the last commit's time (or later).
 func (w BackupWindow) Contains(t time.Time, lsn pg.LSN) bool {
 	if !w.Restorable {
 		return false
 	}
-	if !t.IsZero() && (t.Before(w.StartTime) || t.After(w.EndTime)) {
+	if !t.IsZero() && (t.Before(w.StartTime) || !t.Before(w.EndTime)) {
 		return false
 	}
 	if lsn != 0 && (lsn < w.StartLSN || lsn > w.EndLSN) {
@@ -67,8 +69,11 @@ func (w BackupWindow) Contains(t time.Time, lsn pg.LSN) bool {
 	return true
 }
 
+// windowTime is RFC 3339 with the microseconds PostgreSQL timestamps have.
+const windowTime = "2006-01-02T15:04:05.999999Z07:00"
+
 // String renders the window for messages.
 func (w BackupWindow) String() string {
 	return fmt.Sprintf("%s: %s (%s) to %s (%s) on timeline %d", w.Label,
-		w.StartTime.Format(time.RFC3339), w.StartLSN, w.EndTime.Format(time.RFC3339), w.EndLSN, w.Timeline)
+		w.StartTime.Format(windowTime), w.StartLSN, w.EndTime.Format(windowTime), w.EndLSN, w.Timeline)
 }

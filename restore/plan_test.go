@@ -76,7 +76,8 @@ func TestChoose(t *testing.T) {
 		{"lsn only in the oldest window", "", TargetSpec{LSN: pg.LSN(4*segSize + 10).String()}, "20261122-100100F", nil},
 		{"lsn in the newest window", "", TargetSpec{LSN: pg.LSN(6*segSize + 0x200).String()}, "20261122-100500F", nil},
 		{"lsn before the newest consistency", "", TargetSpec{LSN: pg.LSN(6*segSize + 0x10).String()}, "20261122-100100F", nil},
-		{"set", "20261122-100100F", TargetSpec{Time: at(9, 0)}, "20261122-100100F", nil},
+		{"set", "20261122-100100F", TargetSpec{Time: at(8, 59)}, "20261122-100100F", nil},
+		{"time at the end: not reached", "20261122-100100F", TargetSpec{Time: at(9, 0)}, "target time 2026-11-22 10:09:00+00 is outside", ErrOutsideWindow},
 		{"time before every window", "", TargetSpec{Time: "2026-11-22 09:00:00+00"},
 			"target time 2026-11-22 09:00:00+00 is outside the recovery window: " +
 				"20261122-100100F: 2026-11-22T10:02:30Z (0/3000100) to 2026-11-22T10:09:00Z (0/A000000) on timeline 1; " +
