@@ -13,8 +13,8 @@ const (
 	shortHeaderLen   = 24 // SizeOfXLogShortPHD
 	recordHeaderLen  = 24 // SizeOfXLogRecord
 	xlpFirstIsCont   = 0x0001
-	rmXLog           = 0  // RM_XLOG_ID
-	rmXact           = 1  // RM_XACT_ID
+	rmXLog           = 0 // RM_XLOG_ID
+	rmXact           = 1 // RM_XACT_ID
 	xlogSwitch       = 0x40
 	xactOpMask       = 0x70
 	blockIDDataShort = 255
