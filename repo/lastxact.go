@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"sync"
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
@@ -25,15 +26,39 @@ type xactTime struct {
 	ok bool
 }
 
+// xactCache holds scan results for the life of a Repo, up to
+// maxXactCache of them (then it starts over): a server answering /status
+// reads each new object once.
+type xactCache struct {
+	mu sync.Mutex
+	m  map[xactKey]xactTime
+}
+
+const maxXactCache = 4096
+
+func (c *xactCache) get(k xactKey) (xactTime, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x, ok := c.m[k]
+	return x, ok
+}
+
+func (c *xactCache) put(k xactKey, x xactTime) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxXactCache {
+		c.m = map[xactKey]xactTime{}
+	}
+	c.m[k] = x
+}
+
 // lastXact reads the WAL object o (its segment starts at start) and
 // returns the time of its last commit or abort ending at or before limit.
 // An object that cannot be read counts as holding none: restore and verify
-// read it again and report it. Results are kept for the life of the Repo,
-// so that a server answering /status reads each object once.
+// read it again and report it.
 func (r *Repo) lastXact(ctx context.Context, o WALObject, start, limit pg.LSN, segSize int64) (time.Time, bool) {
 	k := xactKey{key: o.Key, size: o.Size, mod: o.ModTime, start: start, limit: limit}
-	if v, ok := r.xacts.Load(k); ok {
-		x := v.(xactTime)
+	if x, ok := r.xacts.get(k); ok {
 		return x.t, x.ok
 	}
 	if segSize > maxXactScan {
@@ -46,6 +71,6 @@ func (r *Repo) lastXact(ctx context.Context, o WALObject, start, limit pg.LSN, s
 		return time.Time{}, false
 	}
 	t, ok := pg.LastXactTime(buf.Bytes(), start, limit)
-	r.xacts.Store(k, xactTime{t: t, ok: ok})
+	r.xacts.put(k, xactTime{t: t, ok: ok})
 	return t, ok
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/pgkeep/pgkeep/repo/storage"
@@ -48,7 +47,7 @@ type Repo struct {
 	codec  *Codec
 	format Format
 	log    *slog.Logger
-	xacts  *sync.Map // xactKey -> xactTime: what WAL objects' last commits are (see lastXact)
+	xacts  *xactCache // the last commits of WAL objects read (see lastXact)
 }
 
 // Open opens an initialised repository. A missing pgkeep.json is
@@ -103,7 +102,7 @@ func newRepo(opts Options) *Repo {
 		store: opts.Storage,
 		codec: &Codec{Compression: opts.Compression, Level: opts.Level},
 		log:   log,
-		xacts: &sync.Map{},
+		xacts: &xactCache{},
 	}
 }
 
