@@ -42,6 +42,11 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 		w.Problem = err.Error()
 		return w
 	}
+	// No commit after the backup's end: no time target can be reached
+	// (an empty window, not one that ends before it starts).
+	if endTime.Before(w.StartTime) {
+		endTime = w.StartTime
+	}
 	w.EndLSN, w.EndTime = end, endTime
 	if end < stop {
 		missing := pg.SegmentOf(m.Timeline, end, idx.SegSize)

@@ -30,7 +30,7 @@ func TestReachAcrossTimelines(t *testing.T) {
 		1: {2, 3, 4, 5, 6},
 		2: {5, 6, 7, 9},
 	}, map[uint32][]HistoryEntry{2: {{Parent: 1, Switch: 0x5800000}}})
-	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: time.Now()}
+	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
 
 	w := idx.Window(m, 0)
 	if !w.Restorable || w.Timeline != 2 || w.EndLSN != 8*seg {
@@ -69,7 +69,7 @@ func addPartial(idx *WALIndex, tli uint32, no uint64, plain int64, mod time.Time
 // timeline recovery asks for first, and never past a timeline's end.
 func TestReachIntoPartial(t *testing.T) {
 	idx := testIndex(map[uint32][]uint64{1: {2, 3, 4}}, map[uint32][]HistoryEntry{})
-	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: time.Now()}
+	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
 	mod := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
 	addPartial(idx, 1, 5, 0x123456, mod)
 	if w := idx.Window(m, 1); !w.Restorable || w.EndLSN != 5*seg+0x123456 || !w.EndTime.Equal(mod) {
@@ -89,7 +89,7 @@ func TestReachIntoPartial(t *testing.T) {
 	}
 	// Backup stopped inside the partial: restorable from it.
 	addPartial(idx, 1, 5, 0x100, mod)
-	mp := &Manifest{Label: "p", Timeline: 1, StartLSN: "0/4000028", StopLSN: "0/5000080", StopTime: time.Now()}
+	mp := &Manifest{Label: "p", Timeline: 1, StartLSN: "0/4000028", StopLSN: "0/5000080", StopTime: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
 	if w := idx.Window(mp, 1); !w.Restorable {
 		t.Fatalf("backup whose stop is in the partial: %+v", w)
 	}
@@ -175,5 +175,51 @@ func TestIndexWALPartialLength(t *testing.T) {
 		if p, ok := idx.Partials[2][5]; !ok || p.Plain != 0 {
 			t.Errorf("encrypted %v: unreadable partial indexed as %+v, %v; want listed with no length", pass != "", p, ok)
 		}
+	}
+}
+
+// The window ends at the last commit the last objects of the path hold,
+// newest first, each read only up to where recovery leaves it; without
+// one in the last four, at the archive time; never before its start.
+func TestReachLastCommit(t *testing.T) {
+	idx := testIndex(map[uint32][]uint64{1: {2, 3, 4, 5, 6, 7, 8, 9, 10}}, map[uint32][]HistoryEntry{})
+	stop := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: stop}
+	commits := map[string]time.Time{} // segment name -> its last commit
+	var asked []string
+	limits := map[string]pg.LSN{}
+	idx.lastXact = func(o WALObject, start, limit pg.LSN) (time.Time, bool) {
+		asked = append(asked, o.Name.Name)
+		limits[o.Name.Name] = limit
+		if start != o.Name.StartLSN(seg) {
+			t.Errorf("%s read from %s", o.Name.Name, start)
+		}
+		c, ok := commits[o.Name.Name]
+		return c, ok
+	}
+	c8 := time.Date(2026, 11, 22, 10, 8, 30, 0, time.UTC)
+	commits[pg.SegmentName(1, 8, seg)] = c8
+	if w := idx.Window(m, 1); !w.EndTime.Equal(c8) || len(asked) != 3 {
+		t.Fatalf("end time %v after reading %v; want segment 8's last commit %v, read after 10 and 9", w.EndTime, asked, c8)
+	}
+
+	asked, commits = nil, map[string]time.Time{pg.SegmentName(1, 5, seg): c8}
+	if w := idx.Window(m, 1); !w.EndTime.Equal(idx.Segments[1][10].ModTime) || len(asked) != tailPieces {
+		t.Fatalf("no commit in the last %d segments: end %v after reading %v; want the archive time", tailPieces, w.EndTime, asked)
+	}
+
+	asked, commits = nil, map[string]time.Time{pg.SegmentName(1, 10, seg): stop.Add(-time.Hour)}
+	if w := idx.Window(m, 1); !w.EndTime.Equal(stop) || w.Contains(stop, 0) {
+		t.Fatalf("last commit before the backup's end: window %v; want an empty one at %v", w, stop)
+	}
+
+	// Towards timeline 2, which left timeline 1 at 0/5800000 and has no
+	// segment 5 or later: recovery reads timeline 1's segment 5 up to the
+	// switch and no further.
+	asked, commits = nil, map[string]time.Time{}
+	idx.Histories[2] = []HistoryEntry{{Parent: 1, Switch: 0x5800000}}
+	idx.Window(m, 2)
+	if l := limits[pg.SegmentName(1, 5, seg)]; l != 0x5800000 {
+		t.Fatalf("segment 5 towards timeline 2 read up to %s; want the switch point 0/5800000 (read %v)", l, asked)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgkeep/pgkeep/test/azurite"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
 
@@ -20,7 +21,12 @@ import (
 // leaves no error in its log, and exits and empties its spool once
 // recovery stops asking.
 func TestAsyncArchiveGet(t *testing.T) {
-	c := startArchiving(t, posixRepo(t))
+	t.Run("posix", func(t *testing.T) { testAsyncArchiveGet(t, posixRepo(t)) })
+	t.Run("azure", func(t *testing.T) { testAsyncArchiveGet(t, azureRepo(t, azurite.Start(t))) })
+}
+
+func testAsyncArchiveGet(t *testing.T, repo repoSetup) {
+	c := startArchiving(t, repo)
 	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
 	c.backup(t, "full")
 	c.pg.Pgbench(t, "-i", "-s", "10", "-q") // WAL to replay: nine segments
