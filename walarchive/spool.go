@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pgkeep/pgkeep/internal/detach"
+	"github.com/pgkeep/pgkeep/internal/durable"
 	"github.com/pgkeep/pgkeep/pg"
 )
 
@@ -135,16 +136,8 @@ func (s *spool) remove(name string) error {
 
 // syncDir makes the directory's entries durable.
 func (s *spool) syncDir() error {
-	d, err := os.Open(s.dir)
-	if err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("spool: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("spool: sync %s: %w", s.dir, err)
 	}
 	return nil
 }

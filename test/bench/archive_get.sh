@@ -92,24 +92,7 @@ name_of() { printf '%08X%08X%08X' 1 $(($1 / 256)) $(($1 % 256)); }
 current_segno() { segno_of "$(psql_c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")"; }
 
 # ------------------------------------------------------------ configurations
-as_pg tee "$work/pgbackrest.conf" >/dev/null <<CONF
-[global]
-repo1-type=posix
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-archive-async=n
-process-max=2
-log-level-console=warn
-log-path=$work/pgbr-log
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-
-[$CLUSTER]
-pg1-path=$work/data
-pg1-port=$port
-pg1-socket-path=$work
-CONF
+pgbr_conf "$work/pgbr-repo" archive-async=n process-max=2
 as_pg tee "$work/pgkeep.yaml" >/dev/null <<YAML
 cluster: $CLUSTER
 repo:
@@ -130,7 +113,6 @@ archive:
   process-max: 2
 YAML
 PK=("$PGKEEP" --config "$work/pgkeep.yaml")
-PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
 
 # ------------------------------------------------------------- 1. the WAL
 say "initdb -k and start PostgreSQL 15 on 127.0.0.1:$port (work dir $work)"

@@ -155,26 +155,7 @@ sed -n 2p "$work/segs.list" >"$work/lat.list"
 say "kept $NSEG segments $(name_of $first)..$lastname ($(cat "$work"/segs/* | wc -c) bytes)"
 
 # -------------------------------------------------- 2. pgBackRest: stanza-create
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-type=posix
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-archive-async=n
-process-max=1
-log-level-console=warn
-log-path=$work/pgbr-log
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-
-[$CLUSTER]
-pg1-path=$work/data
-pg1-port=$port
-pg1-socket-path=$work
-CONF
-chmod 0644 "$work/pgbackrest.conf"
-PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
+pgbr_conf "$work/pgbr-repo" archive-async=n process-max=1
 say "pgbackrest stanza-create"
 as_pg "${PGBR[@]}" stanza-create
 as_pg cp -a "$work/pgbr-repo" "$work/pgbr-template"

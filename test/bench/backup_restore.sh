@@ -136,29 +136,7 @@ psql_c() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -X -Atqc "$1"
 # ------------------------------------------------------------ 1. server, tools
 say "initdb -k and start PostgreSQL 15 on 127.0.0.1:$port (work dir $work)"
 initdb_loopback "$work/data" "$port" "$work"
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-type=posix
-repo1-path=$work/pgbr-repo
-repo1-retention-full=9999999
-compress-type=zst
-compress-level=3
-process-max=2
-start-fast=y
-archive-async=n
-log-level-console=warn
-log-level-file=info
-log-path=$work/pgbr-log
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-
-[$CLUSTER]
-pg1-path=$work/data
-pg1-port=$port
-pg1-socket-path=$work
-CONF
-chmod 0644 "$work/pgbackrest.conf"
-PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
+pgbr_conf "$work/pgbr-repo" repo1-retention-full=9999999 process-max=2 start-fast=y archive-async=n log-level-file=info
 cat >"$work/pgkeep.yaml" <<YAML
 cluster: $CLUSTER
 repo:

@@ -36,3 +36,21 @@ port = $2
 unix_socket_directories = '$3'
 CONF
 }
+
+# pgbr_conf REPO [KEY=VALUE...]: writes $work/pgbackrest.conf for stanza
+# $CLUSTER (the server in $work/data on 127.0.0.1:$port, its socket in $work):
+# a posix repository at REPO, zst level 3, logs, locks and spool under $work,
+# and the [global] settings given. Sets PGBR to the command prefix. The caller
+# defines work, port, CLUSTER and PGBACKREST.
+pgbr_conf() {
+	local repo=$1
+	shift
+	{
+		echo "[global]"
+		printf '%s\n' repo1-type=posix "repo1-path=$repo" compress-type=zst compress-level=3 log-level-console=warn \
+			"log-path=$work/pgbr-log" "lock-path=$work/pgbr-lock" "spool-path=$work/pgbr-spool" "$@"
+		printf '\n[%s]\npg1-path=%s\npg1-port=%s\npg1-socket-path=%s\n' "$CLUSTER" "$work/data" "$port" "$work"
+	} >"$work/pgbackrest.conf"
+	chmod 0644 "$work/pgbackrest.conf"
+	PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
+}

@@ -310,26 +310,7 @@ as_pg mv "$work/data" "$work/template"
 say "template ready: database $db_mb MB, loaded in $(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
 
 # -------------------------------------------------------------- 2. tool setup
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-type=posix
-repo1-path=$remote/pgbr-repo
-compress-type=zst
-compress-level=3
-archive-async=y
-spool-path=$work/pgbr-spool
-process-max=2
-log-level-console=warn
-log-path=$work/pgbr-log
-lock-path=$work/pgbr-lock
-
-[$CLUSTER]
-pg1-path=$work/data
-pg1-port=$port
-pg1-socket-path=$work
-CONF
-chmod 0644 "$work/pgbackrest.conf"
-PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
+pgbr_conf "$remote/pgbr-repo" archive-async=y process-max=2
 
 cat >"$work/pgkeep.yaml" <<YAML
 cluster: $CLUSTER
