@@ -14,7 +14,6 @@ import (
 )
 
 var (
-	clusterName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	azureAccount   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 	azureContainer = regexp.MustCompile(`^[a-z0-9](-?[a-z0-9])+$`)
 )
@@ -58,9 +57,8 @@ func missing(key string) error {
 }
 
 func (c *Config) validateTop() error {
-	if c.Cluster != "" && !clusterName.MatchString(c.Cluster) {
-		return invalid("cluster", "%q is not a valid cluster name "+
-			"(up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit)", c.Cluster)
+	if c.Cluster != "" && !pg.ValidClusterName(c.Cluster) {
+		return invalid("cluster", "%q is not a valid cluster name ("+pg.ClusterNameRule+")", c.Cluster)
 	}
 	if err := oneOf("log-level", c.LogLevel, "debug", "info", "warn", "error"); err != nil {
 		return err
@@ -245,7 +243,7 @@ func (h *HA) validate() error {
 	if err := oneOf("ha.bootstrap.method", h.Bootstrap.Method, "initdb", "backup"); err != nil {
 		return err
 	}
-	if h.Bootstrap.Cluster != "" && !clusterName.MatchString(h.Bootstrap.Cluster) {
+	if h.Bootstrap.Cluster != "" && !pg.ValidClusterName(h.Bootstrap.Cluster) {
 		return invalid("ha.bootstrap.cluster", "%q is not a valid cluster name", h.Bootstrap.Cluster)
 	}
 	return nil

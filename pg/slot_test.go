@@ -15,3 +15,14 @@ func TestValidSlotName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidClusterName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"main": true, "demo-pitr": true, "a.b_c-d": true, "9x": true, "A": true, strings.Repeat("c", 63): true,
+		"": false, "-x": false, ".x": false, "_x": false, "a/b": false, "a b": false, "é": false, strings.Repeat("c", 64): false,
+	} {
+		if got := ValidClusterName(name); got != want {
+			t.Errorf("ValidClusterName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

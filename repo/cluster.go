@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
+	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
 
@@ -29,12 +29,10 @@ type ClusterInfo struct {
 
 func (c *ClusterInfo) setChecksum(s string) string { old := c.Checksum; c.Checksum = s; return old }
 
-var clusterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-
 // ValidClusterName reports whether name may name a cluster.
 func ValidClusterName(name string) error {
-	if !clusterName.MatchString(name) {
-		return fmt.Errorf("invalid cluster name %q: want 1-63 of [A-Za-z0-9_.-], starting with a letter or digit", name)
+	if !pg.ValidClusterName(name) {
+		return fmt.Errorf("invalid cluster name %q: want %s", name, pg.ClusterNameRule)
 	}
 	return nil
 }
