@@ -485,6 +485,8 @@ type TimelineWindow struct {
 	StartLSN  pg.LSN    `json:"start-lsn"`
 	EndTime   time.Time `json:"end-time"`
 	EndLSN    pg.LSN    `json:"end-lsn"`
+	// EndIsLastCommit: EndTime is the last commit's time, not an archive time.
+	EndIsLastCommit bool `json:"end-is-last-commit"`
 }
 
 // RecoveryWindows returns the window of every timeline, of the archive or
@@ -515,7 +517,7 @@ func RecoveryWindows(idx *WALIndex, ms []*Manifest) []TimelineWindow {
 				tw = &TimelineWindow{Timeline: t, Oldest: m.Label, StartTime: w.StartTime, StartLSN: w.StartLSN}
 			}
 			if w.EndLSN > tw.EndLSN {
-				tw.EndLSN, tw.EndTime = w.EndLSN, w.EndTime
+				tw.EndLSN, tw.EndTime, tw.EndIsLastCommit = w.EndLSN, w.EndTime, w.EndIsLastCommit
 			}
 		}
 		if tw != nil {

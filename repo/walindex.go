@@ -202,11 +202,11 @@ func (idx *WALIndex) LatestTimeline() uint32 {
 // segments hold none, or the index cannot read them, endTime is the last
 // object's archive time, an upper bound. Segments are looked up the way
 // recovery does: the newest timeline of the path that has begun by the end
-// of the segment.
-func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, endTime time.Time, err error) {
+// of the segment. lastCommit says which of the two endTime is.
+func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, endTime time.Time, lastCommit bool, err error) {
 	spans, err := idx.path(from, start, to)
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, false, err
 	}
 	seg := uint64(start) / uint64(idx.SegSize)
 	end = start
@@ -228,9 +228,9 @@ func (idx *WALIndex) Reach(from uint32, start pg.LSN, to uint32) (end pg.LSN, en
 		tail = appendPiece(tail, walPiece{o: p.o, start: pg.LSN(seg * uint64(idx.SegSize)), limit: p.end})
 	}
 	if t, ok := idx.lastCommit(tail, start); ok {
-		endTime = t
+		endTime, lastCommit = t, true
 	}
-	return end, endTime, nil
+	return end, endTime, lastCommit, nil
 }
 
 // walPiece is an object on a recovery path, with the LSN its segment

@@ -17,6 +17,9 @@ type BackupWindow struct {
 	StartTime time.Time `json:"start-time"`
 	EndLSN    pg.LSN    `json:"-"`
 	EndTime   time.Time `json:"end-time"`
+	// EndIsLastCommit: EndTime is the time of the last commit or abort in
+	// the WAL; otherwise it is when the newest WAL was archived, a bound.
+	EndIsLastCommit bool `json:"end-is-last-commit"`
 	// Restorable: the WAL from the backup's start to its stop is archived.
 	Restorable bool `json:"restorable"`
 	// Problem says why the backup is not restorable or cannot reach Timeline.
@@ -37,7 +40,7 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 		return w
 	}
 	w.StartLSN = stop
-	end, endTime, err := idx.Reach(m.Timeline, start, to)
+	end, endTime, lastCommit, err := idx.Reach(m.Timeline, start, to)
 	if err != nil {
 		w.Problem = err.Error()
 		return w
@@ -47,7 +50,7 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 	if endTime.Before(w.StartTime) {
 		endTime = w.StartTime
 	}
-	w.EndLSN, w.EndTime = end, endTime
+	w.EndLSN, w.EndTime, w.EndIsLastCommit = end, endTime, lastCommit
 	if end < stop {
 		missing := pg.SegmentOf(m.Timeline, end, idx.SegSize)
 		w.Problem = fmt.Sprintf("WAL segment %s, needed to make the backup consistent (up to %s), is not archived", missing, stop)

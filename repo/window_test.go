@@ -199,12 +199,12 @@ func TestReachLastCommit(t *testing.T) {
 	}
 	c8 := time.Date(2026, 11, 22, 10, 8, 30, 0, time.UTC)
 	commits[pg.SegmentName(1, 8, seg)] = c8
-	if w := idx.Window(m, 1); !w.EndTime.Equal(c8) || len(asked) != 3 {
+	if w := idx.Window(m, 1); !w.EndTime.Equal(c8) || !w.EndIsLastCommit || len(asked) != 3 {
 		t.Fatalf("end time %v after reading %v; want segment 8's last commit %v, read after 10 and 9", w.EndTime, asked, c8)
 	}
 
 	asked, commits = nil, map[string]time.Time{pg.SegmentName(1, 5, seg): c8}
-	if w := idx.Window(m, 1); !w.EndTime.Equal(idx.Segments[1][10].ModTime) || len(asked) != tailPieces {
+	if w := idx.Window(m, 1); !w.EndTime.Equal(idx.Segments[1][10].ModTime) || w.EndIsLastCommit || len(asked) != tailPieces {
 		t.Fatalf("no commit in the last %d segments: end %v after reading %v; want the archive time", tailPieces, w.EndTime, asked)
 	}
 

@@ -58,7 +58,9 @@ type backupWindow struct {
 	StartLSN   string    `json:"start-lsn"`
 	EndTime    time.Time `json:"end-time,omitzero"`
 	EndLSN     string    `json:"end-lsn"`
-	Problem    string    `json:"problem,omitempty"`
+	// EndIsLastCommit: end-time is the last commit's (else when the newest WAL was archived).
+	EndIsLastCommit bool   `json:"end-is-last-commit"`
+	Problem         string `json:"problem,omitempty"`
 }
 
 // timelineWindow is the recovery window of one timeline.
@@ -69,6 +71,8 @@ type timelineWindow struct {
 	StartLSN  string    `json:"start-lsn"`
 	EndTime   time.Time `json:"end-time"`
 	EndLSN    string    `json:"end-lsn"`
+	// EndIsLastCommit: end-time is the last commit's (else when the newest WAL was archived).
+	EndIsLastCommit bool `json:"end-is-last-commit"`
 }
 
 type infoReport struct {
@@ -160,12 +164,14 @@ func clusterInfo(ctx context.Context, r *repo.Repo, name string) (clusterReport,
 		if m := manifests[cr.Backups[i].Label]; m != nil {
 			w := idx.Window(m, 0)
 			cr.Backups[i].Window = &backupWindow{Timeline: w.Timeline, Restorable: w.Restorable,
-				StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(), Problem: w.Problem}
+				StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(),
+				EndIsLastCommit: w.EndIsLastCommit, Problem: w.Problem}
 		}
 	}
 	for _, w := range repo.RecoveryWindows(idx, ms) {
 		cr.RecoveryWindows = append(cr.RecoveryWindows, timelineWindow{Timeline: w.Timeline, Oldest: w.Oldest,
-			StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String()})
+			StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(),
+			EndIsLastCommit: w.EndIsLastCommit})
 	}
 	return cr, nil
 }
@@ -198,8 +204,12 @@ func printWAL(w io.Writer, c clusterReport) {
 		fmt.Fprintln(w)
 		for _, rw := range c.RecoveryWindows {
 			if rw.Timeline == tl.Timeline {
-				fmt.Fprintf(w, "    recovery window: %s (%s, end of backup %s) to %s (%s)\n",
-					clock(rw.StartTime), rw.StartLSN, rw.Oldest, clock(rw.EndTime), rw.EndLSN)
+				end := "archived"
+				if rw.EndIsLastCommit {
+					end = "last commit"
+				}
+				fmt.Fprintf(w, "    recovery window: %s (%s, end of backup %s) to %s (%s, %s)\n",
+					clock(rw.StartTime), rw.StartLSN, rw.Oldest, clock(rw.EndTime), rw.EndLSN, end)
 			}
 		}
 	}

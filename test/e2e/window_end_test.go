@@ -37,7 +37,8 @@ func TestWindowEndsAtLastCommit(t *testing.T) {
 	var rep struct {
 		Clusters []struct {
 			RecoveryWindows []struct {
-				EndTime time.Time `json:"end-time"`
+				EndTime         time.Time `json:"end-time"`
+				EndIsLastCommit bool      `json:"end-is-last-commit"`
 			} `json:"recovery-windows"`
 		} `json:"clusters"`
 	}
@@ -48,9 +49,12 @@ func TestWindowEndsAtLastCommit(t *testing.T) {
 		t.Fatalf("info: %+v; want one cluster with one recovery window", rep)
 	}
 	end := rep.Clusters[0].RecoveryWindows[0].EndTime
-	if end.Before(before) || end.After(after) {
-		t.Fatalf("the window ends at %s; the last commit was between %s and %s",
-			end.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
+	if end.Before(before) || end.After(after) || !rep.Clusters[0].RecoveryWindows[0].EndIsLastCommit {
+		t.Fatalf("the window ends at %s (last commit: %v); the last commit was between %s and %s", end.Format(time.RFC3339Nano),
+			rep.Clusters[0].RecoveryWindows[0].EndIsLastCommit, before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
+	}
+	if text := c.must(t, "info").stdout; !strings.Contains(text, "last commit)") {
+		t.Fatalf("info does not say the window ends at the last commit:\n%s", text)
 	}
 
 	pgTime := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999-07") }

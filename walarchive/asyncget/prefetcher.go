@@ -251,7 +251,10 @@ func (s *session) start(ctx context.Context, name string) {
 		defer cancel()
 		tmp := filepath.Join(s.p.Dir, detach.TempName(name, os.Getpid()))
 		err := walarchive.Prefetch(fctx, s.r, s.c.Name, name, tmp)
-		if err == nil {
+		if err == nil && s.behind(name) {
+			// Asked for meanwhile: archive-get fetched it itself.
+			os.Remove(tmp)
+		} else if err == nil {
 			// Prefetch fsynced the file: a name that survives a crash has
 			// its content. A lost name costs a download.
 			if err = os.Rename(tmp, filepath.Join(s.p.Dir, name)); err != nil {
@@ -260,6 +263,18 @@ func (s *session) start(ctx context.Context, name string) {
 		}
 		s.results <- fetched{name: name, err: err}
 	}()
+}
+
+// behind reports whether recovery has asked for segment name, or one
+// after it on its timeline, since the download started: then archive-get
+// did without it, and it must not sit in the spool.
+func (s *session) behind(name string) bool {
+	w, ok, err := readWant(s.p.Dir)
+	if err != nil || !ok {
+		return false
+	}
+	seg, err := pg.ParseWALName(name)
+	return err == nil && seg.Timeline == w.seg.Timeline && seg.SegNo(s.c.WALSegmentSize) <= w.seg.SegNo(s.c.WALSegmentSize)
 }
 
 func (s *session) finish(f fetched) {
