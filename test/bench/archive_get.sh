@@ -54,13 +54,9 @@ PGBACKREST=${PGBACKREST:-pgbackrest}
 MODES=${MODES:-local pgkeep pgkeep-async pgbackrest pgbackrest-async}
 CLUSTER=bench
 
-. test/bench/lib.sh # say, die, free_port, initdb_loopback
+. test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
 
-[ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
-BIN=$(realpath "$BIN")
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pgbench" ] || die "PostgreSQL 15 not found in $PGBIN: run scripts/install-deps.sh --bench"
-PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+require_tools
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 

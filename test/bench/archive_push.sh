@@ -63,14 +63,10 @@ BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 
-. test/bench/lib.sh # say, die, free_port, initdb_loopback
+. test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
 
 # ---------------------------------------------------------------- prerequisites
-[ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
-BIN=$(realpath "$BIN")
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pgbench" ] || die "PostgreSQL 15 not found in $PGBIN: run scripts/install-deps.sh --bench"
-PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+require_tools
 if [ ! -x /usr/bin/time ]; then
 	[ "$(id -u)" = 0 ] || die "/usr/bin/time missing: apt-get install time"
 	say "installing GNU time (/usr/bin/time)"

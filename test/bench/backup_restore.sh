@@ -84,16 +84,11 @@ PGBACKREST=${PGBACKREST:-pgbackrest}
 CLUSTER=bench
 CMDLINE="ROUNDS=$ROUNDS DATASETS=\"$DATASETS\" SCALE=$SCALE B_MB=$B_MB bash test/bench/backup_restore.sh"
 
-. test/bench/lib.sh # say, die, free_port, initdb_loopback
+. test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
 
 # ---------------------------------------------------------------- prerequisites
 [ "$(id -u)" = 0 ] || die "run as root (PostgreSQL and the tools run as user postgres)"
-[ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
-BIN=$(realpath "$BIN")
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pgbench" ] && [ -x "$PGBIN/pg_basebackup" ] ||
-	die "PostgreSQL 15 not found in $PGBIN: run scripts/install-deps.sh --bench"
-PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+require_tools pg_basebackup
 for d in $DATASETS; do [[ "$d" =~ ^[AB]$ ]] || die "DATASETS: A and/or B"; done
 need=()
 [ -x /usr/bin/time ] || need+=(time)

@@ -54,3 +54,17 @@ pgbr_conf() {
 	chmod 0644 "$work/pgbackrest.conf"
 	PGBR=("$PGBACKREST" "--config=$work/pgbackrest.conf" "--stanza=$CLUSTER")
 }
+
+# require_tools [PGPROGRAM...]: checks what the comparisons with pgBackRest
+# need: $BIN (made absolute), PostgreSQL's initdb, pgbench and the programs
+# named in $PGBIN, pgbackrest (PGBACKREST made absolute), and ROUNDS.
+require_tools() {
+	local p
+	[ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
+	BIN=$(realpath "$BIN")
+	for p in initdb pgbench "$@"; do
+		[ -x "$PGBIN/$p" ] || die "PostgreSQL 15 not found in $PGBIN ($p): run scripts/install-deps.sh --bench"
+	done
+	PGBACKREST=$(command -v "$PGBACKREST") || die "pgbackrest not found: run scripts/install-deps.sh --bench"
+	[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+}

@@ -130,7 +130,7 @@ if [ -z "${SHARED_BUFFERS:-}" ]; then
 	if ((mem_kb / 4 >= 1048576)); then SHARED_BUFFERS=1GB; else SHARED_BUFFERS=$((mem_kb / 4 / 1024))MB; fi
 fi
 
-. test/bench/lib.sh # say, die, free_port, initdb_loopback
+. test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
 
 # ---------------------------------------------------------------- prerequisites
 [ -x "$BIN" ] || die "$BIN not found: run 'make build' first"

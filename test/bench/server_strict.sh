@@ -31,7 +31,7 @@ SCALE=${SCALE:-20}
 BIN=${BIN:-bin/pgkeep}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-. test/bench/lib.sh # say, die, free_port, initdb_loopback
+. test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
 
 [ -x "$BIN" ] || die "$BIN not found: run 'make build' first"
 [ -x "$PGBIN/initdb" ] || die "PostgreSQL 15 not found in $PGBIN: run scripts/install-deps.sh"
