@@ -42,6 +42,7 @@ const (
 	notFoundWait = time.Second // before asking again for a segment that was not there
 	failedWait   = 5 * time.Second
 	maxOpenWait  = 15 * time.Second
+	openTimeout  = time.Minute
 	fetchTimeout = 10 * time.Minute
 )
 
@@ -99,7 +100,9 @@ func (p *Prefetcher) Run(ctx context.Context) error {
 func (p *Prefetcher) open(ctx context.Context) (*repo.Repo, *repo.ClusterInfo, error) {
 	wait := time.Second
 	for {
-		r, c, err := p.Open(ctx)
+		octx, cancel := context.WithTimeout(ctx, openTimeout)
+		r, c, err := p.Open(octx)
+		cancel()
 		if err == nil {
 			return r, c, nil
 		}
