@@ -37,7 +37,12 @@
 #     of each mode, the cost per segment over local, and the pgBackRest/pgkeep
 #     ratios. Progress goes to stderr.
 #
-# Environment: ROUNDS (3), NSEG (64), SCALE (50), BIN (bin/pgkeep; not
+# With REPO=azure, pgkeep's repository is an Azure container in Azurite (from
+# .tools, as `make test` installs it; blob requests over HTTP on loopback) and
+# the modes are local, pgkeep and pgkeep-async (pgBackRest speaks only HTTPS
+# to Azure).
+#
+# Environment: ROUNDS (3), NSEG (64), SCALE (50), REPO (posix), BIN (bin/pgkeep; not
 # PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN
 # (/usr/lib/postgresql/15/bin), PGBACKREST (pgbackrest), MODES (all five),
 # TMPDIR (/tmp).
@@ -51,7 +56,12 @@ SCALE=${SCALE:-50}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 BIN=${BIN:-bin/pgkeep}
 PGBACKREST=${PGBACKREST:-pgbackrest}
-MODES=${MODES:-local pgkeep pgkeep-async pgbackrest pgbackrest-async}
+REPO=${REPO:-posix}
+case $REPO in
+posix) MODES=${MODES:-local pgkeep pgkeep-async pgbackrest pgbackrest-async} ;;
+azure) MODES=${MODES:-local pgkeep pgkeep-async} ;;
+*) echo "REPO: posix or azure" >&2 && exit 1 ;;
+esac
 CLUSTER=bench
 
 . test/bench/lib.sh # say, die, free_port, initdb_loopback, pgbr_conf, require_tools
@@ -72,6 +82,7 @@ cleanup() {
 		as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
 	done
 	stop_workers
+	[ -n "${azurite_pid:-}" ] && kill -- "-$azurite_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -89,19 +100,37 @@ current_segno() { segno_of "$(psql_c "SELECT pg_walfile_name(pg_current_wal_inse
 
 # ------------------------------------------------------------ configurations
 pgbr_conf "$work/pgbr-repo" archive-async=n process-max=2
+repo_yaml="repo:
+  type: posix
+  path: $work/pgkeep-repo"
+if [ "$REPO" = azure ]; then
+	azurite=.tools/node_modules/.bin/azurite-blob
+	[ -x "$azurite" ] || die "$azurite not found: run 'make test' once (it installs Azurite)"
+	[[ " $MODES " != *" pgbackrest"* ]] || die "REPO=azure: pgBackRest speaks only HTTPS to Azure; leave it out of MODES"
+	az_port=$(free_port)
+	mkdir -p "$work/azurite"
+	setsid "$azurite" --blobHost 127.0.0.1 --blobPort "$az_port" --location "$work/azurite" --skipApiVersionCheck --silent \
+		>"$work/azurite.log" 2>&1 &
+	azurite_pid=$!
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$az_port") 2>/dev/null && break; sleep 0.1; done
+	echo "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" | as_pg tee "$work/az.key" >/dev/null
+	repo_yaml="repo:
+  type: azure
+  azure:
+    account: devstoreaccount1
+    container: bench
+    endpoint: http://127.0.0.1:$az_port/devstoreaccount1
+    key-file: $work/az.key"
+fi
 as_pg tee "$work/pgkeep.yaml" >/dev/null <<YAML
 cluster: $CLUSTER
-repo:
-  type: posix
-  path: $work/pgkeep-repo
+$repo_yaml
   compress-type: zstd
   compress-level: 3
 YAML
 as_pg tee "$work/pgkeep-async.yaml" >/dev/null <<YAML
 cluster: $CLUSTER
-repo:
-  type: posix
-  path: $work/pgkeep-repo
+$repo_yaml
 archive:
   async: true
   spool-path: $work/pk-spool
@@ -110,19 +139,22 @@ archive:
 YAML
 PK=("$PGKEEP" --config "$work/pgkeep.yaml")
 
+PGBR_PUSH=""
+[ "$REPO" = posix ] && PGBR_PUSH=" && ${PGBR[*]} archive-push %p"
+
 # ------------------------------------------------------------- 1. the WAL
 say "initdb -k and start PostgreSQL 15 on 127.0.0.1:$port (work dir $work)"
 initdb_loopback "$work/data" "$port" "$work"
 as_pg tee -a "$work/data/postgresql.conf" >/dev/null <<CONF
 archive_mode = on
-archive_command = '${PK[*]} archive-push %p && ${PGBR[*]} archive-push %p'
+archive_command = '${PK[*]} archive-push %p${PGBR_PUSH:-}'
 wal_keep_size = 4GB
 max_wal_size = 4GB
 synchronous_commit = off
 CONF
 as_pg "$PGBIN/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
 [ "$(psql_c "SHOW wal_segment_size")" = 16MB ] || die "wal_segment_size is not 16MB"
-as_pg "${PGBR[@]}" stanza-create
+[ "$REPO" = posix ] && as_pg "${PGBR[@]}" stanza-create
 as_pg "${PK[@]}" --pg-host 127.0.0.1 --pg-port "$port" create >&2
 say "pgkeep backup --type full (of the empty cluster: recovery replays everything after it)"
 as_pg "${PK[@]}" --pg-host 127.0.0.1 --pg-port "$port" backup --type full >&2
@@ -224,8 +256,8 @@ cell() { col "$1" "$2" | stat | awk -v f="$3" '{ printf f " (" f "–" f ")", $1
 cat <<EOF
 - **Date:** $(date -u '+%Y-%m-%d %H:%M UTC'). **Machine:** $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r).
 - **Software:** $("$PGKEEP" version | head -n 1), $("$PGBACKREST" version), PostgreSQL $("$PGBIN/postgres" --version | awk '{ print $3 }').
-- **Command:** \`ROUNDS=$ROUNDS NSEG=$NSEG SCALE=$SCALE bash test/bench/archive_get.sh\`
-- **WAL:** $(col "${modes[-1]}" 5 | head -n 1) segments restored per recovery (pgbench -i -s $SCALE and pgbench -c 8 -T 10 runs after a full backup of the empty cluster), both repositories posix, zstd level 3, on the same disk.
+- **Command:** \`ROUNDS=$ROUNDS NSEG=$NSEG SCALE=$SCALE REPO=$REPO bash test/bench/archive_get.sh\`
+- **WAL:** $(col "${modes[-1]}" 5 | head -n 1) segments restored per recovery (pgbench -i -s $SCALE and pgbench -c 8 -T 10 runs after a full backup of the empty cluster), repositories: $REPO (pgkeep; pgBackRest posix), zstd level 3, on the same disk.
 
 | mode | recovery, s | replay ("redo done ... elapsed"), s | segments | cost per segment over local, ms | prefetcher peak RSS, MB |
 |---|---|---|---|---|---|
