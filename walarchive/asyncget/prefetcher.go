@@ -121,24 +121,25 @@ func (p *Prefetcher) open(ctx context.Context) (*repo.Repo, *repo.ClusterInfo, e
 
 // empty removes the prefetched segments and the temporary files of dead
 // processes: they cost a download to get again, and no disk meanwhile.
+// (This process's downloads have ended and removed their own.)
 func (p *Prefetcher) empty() {
-	entries, err := os.ReadDir(p.Dir)
+	l, err := list(p.Dir)
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		name := e.Name()
-		w, err := pg.ParseWALName(name)
-		_, temp := detach.TempOwner(name)
-		if (err == nil && w.Kind == pg.KindSegment) || (temp && (detach.Stale(name) || isOurs(name))) {
-			os.Remove(filepath.Join(p.Dir, name))
-		}
+	for name := range l.segments {
+		os.Remove(filepath.Join(p.Dir, name))
 	}
+	p.removeStale(l)
 }
 
-func isOurs(file string) bool {
-	pid, ok := detach.TempOwner(file)
-	return ok && pid == os.Getpid()
+// removeStale removes the temporary files of processes that are gone.
+func (p *Prefetcher) removeStale(l spooled) {
+	for _, t := range l.temps {
+		if detach.Stale(t) {
+			os.Remove(filepath.Join(p.Dir, t))
+		}
+	}
 }
 
 // session is one prefetcher's state once the repository is open.
@@ -204,11 +205,7 @@ func (s *session) step(ctx context.Context, w want) error {
 			os.Remove(filepath.Join(s.p.Dir, name))
 		}
 	}
-	for _, t := range l.temps {
-		if detach.Stale(t) {
-			os.Remove(filepath.Join(s.p.Dir, t))
-		}
-	}
+	s.p.removeStale(l)
 	for name := range s.failed {
 		if !keep[name] {
 			delete(s.failed, name)
@@ -219,7 +216,7 @@ func (s *session) step(ctx context.Context, w want) error {
 		if len(s.busy) >= max(s.p.ProcessMax, 1) {
 			break
 		}
-		if _, have := l.segments[t]; have || s.busy[t] {
+		if l.segments[t] || s.busy[t] {
 			continue
 		}
 		if a, ok := s.failed[t]; ok && !s.retry(a, w, now) {

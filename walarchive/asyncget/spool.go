@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,18 +70,11 @@ func readWant(dir string) (w want, ok bool, err error) {
 	if err != nil {
 		return w, false, nil // replaced in between: read it next time
 	}
-	seg, err := pg.ParseWALName(string(trimNewline(b)))
+	seg, err := pg.ParseWALName(strings.TrimSpace(string(b)))
 	if err != nil || seg.Kind != pg.KindSegment {
 		return w, false, nil
 	}
 	return want{seg: seg, asked: fi.ModTime()}, true, nil
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // take moves the prefetched segment name out of the spool to dest. It
@@ -117,10 +111,10 @@ func take(dir, name, dest string) error {
 	return nil
 }
 
-// spooled is a listing of the spool: prefetched segments by name, and
-// temporary files.
+// spooled is a listing of the spool: the names of prefetched segments,
+// and temporary files.
 type spooled struct {
-	segments map[string]pg.WALName
+	segments map[string]bool
 	temps    []string
 }
 
@@ -129,7 +123,7 @@ func list(dir string) (spooled, error) {
 	if err != nil {
 		return spooled{}, err
 	}
-	l := spooled{segments: map[string]pg.WALName{}}
+	l := spooled{segments: map[string]bool{}}
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() {
@@ -140,7 +134,7 @@ func list(dir string) (spooled, error) {
 			continue
 		}
 		if w, err := pg.ParseWALName(name); err == nil && w.Kind == pg.KindSegment {
-			l.segments[name] = w
+			l.segments[name] = true
 		}
 	}
 	return l, nil
