@@ -32,7 +32,7 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 	if to == 0 {
 		to = max(idx.LatestTimeline(), m.Timeline)
 	}
-	w := BackupWindow{Label: m.Label, Timeline: to, StartTime: m.StopTime}
+	w := BackupWindow{Label: m.Label, Timeline: to, StartTime: ceilMicrosecond(m.StopTime)}
 	start, err1 := pg.ParseLSN(m.StartLSN)
 	stop, err2 := pg.ParseLSN(m.StopLSN)
 	if err1 != nil || err2 != nil {
@@ -75,6 +75,15 @@ func (w BackupWindow) Contains(t time.Time, lsn pg.LSN) bool {
 		return false
 	}
 	return true
+}
+
+// ceilMicrosecond rounds t up to PostgreSQL's resolution, so that the
+// window's start, printed as PostgreSQL prints times, is inside it.
+func ceilMicrosecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Microsecond); !r.Equal(t) {
+		return r.Add(time.Microsecond)
+	}
+	return t
 }
 
 // windowTime is RFC 3339 with the microseconds PostgreSQL timestamps have.

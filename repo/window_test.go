@@ -223,3 +223,27 @@ func TestReachLastCommit(t *testing.T) {
 		t.Fatalf("segment 5 towards timeline 2 read up to %s; want the switch point 0/5800000 (read %v)", l, asked)
 	}
 }
+
+// A backup's stop time has nanoseconds, PostgreSQL times have microseconds:
+// the window starts at the stop time rounded up, so that the start as
+// PostgreSQL prints it is a target inside the window.
+func TestWindowStartIsPrintable(t *testing.T) {
+	idx := testIndex(map[uint32][]uint64{1: {2, 3, 4}}, nil)
+	stop := time.Date(2026, 11, 22, 9, 0, 0, 123456789, time.UTC)
+	m := &Manifest{Label: "b", Timeline: 1, StartLSN: "0/2000028", StopLSN: "0/3000100", StopTime: stop}
+	w := idx.Window(m, 0)
+	printed, err := time.Parse(windowTime, w.StartTime.Format(windowTime))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if printed.Before(stop) || !w.Contains(printed, 0) {
+		t.Fatalf("window %s: its printed start %s is before the backup's stop %s or outside the window", w, printed.Format(time.RFC3339Nano), stop.Format(time.RFC3339Nano))
+	}
+	if w.Contains(stop.Add(-time.Microsecond), 0) {
+		t.Fatalf("window %s contains a time before the backup's stop", w)
+	}
+	m.StopTime = stop.Truncate(time.Microsecond)
+	if w := idx.Window(m, 0); !w.StartTime.Equal(m.StopTime) {
+		t.Fatalf("a stop time of whole microseconds %s became %s", m.StopTime.Format(time.RFC3339Nano), w.StartTime.Format(time.RFC3339Nano))
+	}
+}

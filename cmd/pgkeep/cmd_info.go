@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgkeep/pgkeep/internal/units"
 	"github.com/pgkeep/pgkeep/repo"
+	"github.com/pgkeep/pgkeep/restore"
 	"github.com/pgkeep/pgkeep/walarchive"
 )
 
@@ -208,8 +209,9 @@ func printWAL(w io.Writer, c clusterReport) {
 				if rw.EndIsLastCommit {
 					end = "last commit"
 				}
+				// Exact and with the zone: what an operator copies into --target-time.
 				fmt.Fprintf(w, "    recovery window: %s (%s, end of backup %s) to %s (%s, %s)\n",
-					clock(rw.StartTime), rw.StartLSN, rw.Oldest, clock(rw.EndTime), rw.EndLSN, end)
+					restore.PGTime(rw.StartTime), rw.StartLSN, rw.Oldest, restore.PGTime(rw.EndTime), rw.EndLSN, end)
 			}
 		}
 	}

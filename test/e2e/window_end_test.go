@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgkeep/pgkeep/restore"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
 
@@ -37,6 +38,7 @@ func TestWindowEndsAtLastCommit(t *testing.T) {
 	var rep struct {
 		Clusters []struct {
 			RecoveryWindows []struct {
+				StartTime       time.Time `json:"start-time"`
 				EndTime         time.Time `json:"end-time"`
 				EndIsLastCommit bool      `json:"end-is-last-commit"`
 			} `json:"recovery-windows"`
@@ -53,8 +55,16 @@ func TestWindowEndsAtLastCommit(t *testing.T) {
 		t.Fatalf("the window ends at %s (last commit: %v); the last commit was between %s and %s", end.Format(time.RFC3339Nano),
 			rep.Clusters[0].RecoveryWindows[0].EndIsLastCommit, before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
 	}
-	if text := c.must(t, "info").stdout; !strings.Contains(text, "last commit)") {
+	text := c.must(t, "info").stdout
+	if !strings.Contains(text, "last commit)") {
 		t.Fatalf("info does not say the window ends at the last commit:\n%s", text)
+	}
+	// The text shows the window as exactly as JSON does, with its zone:
+	// an operator copies these times into --target-time.
+	start, stop := windowTimes(t, text)
+	if w := rep.Clusters[0].RecoveryWindows[0]; !start.Equal(w.StartTime) || !stop.Equal(w.EndTime) {
+		t.Fatalf("info shows the window %s to %s, JSON says %s to %s:\n%s", start.Format(time.RFC3339Nano), stop.Format(time.RFC3339Nano),
+			w.StartTime.Format(time.RFC3339Nano), w.EndTime.Format(time.RFC3339Nano), text)
 	}
 
 	pgTime := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999-07") }
@@ -71,4 +81,30 @@ func TestWindowEndsAtLastCommit(t *testing.T) {
 	if err := isPrefix(ids(t, restored), 10); err != nil {
 		t.Fatalf("restore to %s, between the two commits: %v", pgTime(between), err)
 	}
+}
+
+// windowTimes reads the start and end times of the one "recovery window:"
+// line of info's text output.
+func windowTimes(t *testing.T, text string) (start, end time.Time) {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "recovery window: ")
+		if !ok {
+			continue
+		}
+		from, to, ok := strings.Cut(rest, " to ")
+		if !ok {
+			break
+		}
+		var err error
+		if start, err = restore.ParseTime(from[:strings.Index(from, " (")], time.Local); err != nil {
+			t.Fatalf("window start in %q: %v", line, err)
+		}
+		if end, err = restore.ParseTime(to[:strings.Index(to, " (")], time.Local); err != nil {
+			t.Fatalf("window end in %q: %v", line, err)
+		}
+		return start, end
+	}
+	t.Fatalf("no recovery window line in info:\n%s", text)
+	return
 }
