@@ -45,8 +45,19 @@ func (r *Repo) PutStream(ctx context.Context, key string, src io.Reader, ifAbsen
 // PutStream, but compresses a large file on several cores (see
 // Codec.EncodeFile). src must not change meanwhile.
 func (r *Repo) PutFile(ctx context.Context, key string, src io.ReaderAt, size int64, ifAbsent bool) (Digest, error) {
+	return r.PutFileChecked(ctx, key, src, size, ifAbsent, nil)
+}
+
+// PutFileChecked is PutFile for a source that may stop being what it was:
+// check (nil: none) runs once every byte of src has been read and before
+// the object is published, and its error aborts the upload, leaving no
+// object.
+func (r *Repo) PutFileChecked(ctx context.Context, key string, src io.ReaderAt, size int64, ifAbsent bool, check func() error) (Digest, error) {
 	d, _, err := r.putEncoded(ctx, key, ifAbsent, func(w io.Writer) (Digest, int64, error) {
 		d, err := r.codec.EncodeFile(w, src, size, r.codec.Concurrency)
+		if err == nil && check != nil {
+			err = check()
+		}
 		return d, size, err
 	})
 	return d, err

@@ -37,19 +37,28 @@ type PushResult struct {
 // Already set; other content under the same name fails with ErrConflict
 // and changes nothing.
 func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path string, log *slog.Logger) (PushResult, error) {
-	name := filepath.Base(path)
 	f, err := OpenWAL(path, cluster)
 	if err != nil {
-		return PushResult{}, fmt.Errorf("push %s: %w", name, err)
+		return PushResult{}, fmt.Errorf("push %s: %w", filepath.Base(path), err)
 	}
 	defer f.Close()
+	return PushFile(ctx, r, cluster, f, nil, log)
+}
+
+// PushFile is Push of a file opened (and so validated) by OpenWAL. For a
+// file that may stop being what it was, such as a segment in pg_wal that
+// PostgreSQL may recycle once it is archived, check (nil: none) runs after
+// every byte was read and before anything is written: its error aborts the
+// push, changing nothing.
+func PushFile(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, f *os.File, check func() error, log *slog.Logger) (PushResult, error) {
+	name := filepath.Base(f.Name())
 	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name)}
 	st, err := f.Stat()
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", name, err)
 	}
 	res.Size = st.Size()
-	res.Digest, err = r.PutFile(ctx, res.Key, f, res.Size, true)
+	res.Digest, err = r.PutFileChecked(ctx, res.Key, f, res.Size, true, check)
 	if err == nil {
 		return res, nil
 	}
@@ -58,17 +67,20 @@ func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path str
 	}
 	// Someone archived this name before: hash our copy to compare.
 	h := r.Codec().NewHash()
-	if res.Size, err = io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err != nil {
+	if res.Size, err = io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err == nil && check != nil {
+		err = check()
+	}
+	if err != nil {
 		return res, fmt.Errorf("push %s: %w", name, err)
 	}
 	copy(res.Digest[:], h.Sum(nil))
-	return res, resolveExisting(ctx, r, &res, f, log)
+	return res, resolveExisting(ctx, r, &res, f, check, log)
 }
 
 // resolveExisting handles a name that is already archived: same digest
 // and intact is success; same digest but damaged is repaired with our
 // good copy; a different digest is a conflict.
-func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, f *os.File, log *slog.Logger) error {
+func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, f *os.File, check func() error, log *slog.Logger) error {
 	size, stored, err := r.ObjectDigest(ctx, res.Key)
 	if err != nil && !repo.IsCorrupt(err) {
 		return fmt.Errorf("push %s: read archived copy: %w", res.Name, err)
@@ -88,7 +100,7 @@ func resolveExisting(ctx context.Context, r *repo.Repo, res *PushResult, f *os.F
 		}
 	}
 	log.Warn("archived copy is damaged; replacing it with the pushed file", "wal", res.Name, "err", err)
-	if _, err := r.PutFile(ctx, res.Key, f, res.Size, false); err != nil {
+	if _, err := r.PutFileChecked(ctx, res.Key, f, res.Size, false, check); err != nil {
 		return fmt.Errorf("push %s: replace damaged copy: %w", res.Name, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pgkeep/pgkeep/internal/detach"
 	"github.com/pgkeep/pgkeep/walarchive"
 )
 
@@ -20,7 +21,16 @@ type Foreground struct {
 	FailAfter time.Duration    // report an uploader that has been failing this long
 	Cluster   ClusterFunc      // reads the registration when the spool has none cached
 	Now       func() time.Time // the clock; nil: time.Now
+	AheadWait time.Duration    // longest wait for the look-ahead's upload of the file; 0: defaultAheadWait
 }
+
+// How a push waits for the look-ahead: the upload of one segment takes
+// well under a second; after the wait (a slow repository) the push spools
+// its own copy, which costs a copy, not WAL.
+const (
+	defaultAheadWait = 10 * time.Second
+	aheadPoll        = 5 * time.Millisecond
+)
 
 // Outcome says what Push did with the file.
 type Outcome int
@@ -56,6 +66,7 @@ func (f *Foreground) Push(ctx context.Context, path string) (Outcome, error) {
 	if err := f.checkFailures(s, name); err != nil {
 		return 0, fmt.Errorf("push %s: %w", name, err)
 	}
+	f.awaitAhead(s, name)
 	if done, err := archivedBefore(s, name, src); done || err != nil {
 		return AlreadyArchived, err
 	}
@@ -105,13 +116,42 @@ func (f *Foreground) checkFailures(s spoolDir, name string) error {
 	return nil
 }
 
+// awaitAhead waits while the uploader's look-ahead archives name from
+// pg_wal (ahead/<name>), for at most aheadWait: its outcome is then in
+// done/ or error/. A marker of a process that is gone is ignored.
+func (f *Foreground) awaitAhead(s spoolDir, name string) {
+	wait := f.AheadWait
+	if wait == 0 {
+		wait = defaultAheadWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var m aheadMarker
+		ok, err := s.readMarker(aheadDir, name, &m)
+		if !ok || err != nil || !detach.Alive(m.PID) || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(aheadPoll)
+	}
+}
+
 // archivedBefore reports whether the uploader archived exactly src's
-// content under name (done/<name>).
+// content under name (done/<name>): the very file, unchanged since, or
+// the same bytes.
 func archivedBefore(s spoolDir, name string, src *os.File) (bool, error) {
 	var m doneMarker
 	ok, err := s.readMarker(doneDir, name, &m)
 	if !ok || err != nil {
 		return false, err
+	}
+	if m.File != nil {
+		fi, err := src.Stat()
+		if err != nil {
+			return false, fmt.Errorf("push %s: %w", name, err)
+		}
+		if id := fileIDOf(fi); id != nil && *id == *m.File && m.Size == fi.Size() {
+			return true, nil
+		}
 	}
 	size, sum, err := hashFile(src)
 	if err != nil {

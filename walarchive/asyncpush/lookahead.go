@@ -3,6 +3,7 @@ package asyncpush
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,19 +15,17 @@ import (
 
 // lookAhead starts jobs for WAL that PostgreSQL has finished
 // (pg_wal/archive_status/<name>.ready) but not yet handed to archive-push,
-// so that it is on its way before it is asked for. The oldest ready file is
-// left alone: PostgreSQL is pushing it now. It keeps to a window of
-// 2×process-max queued files and half the queue limit, so that it never
-// makes archive-push fail with a full spool.
+// so that it is archived before it is asked for. The oldest ready file is
+// left alone: PostgreSQL is pushing it now. It runs only while the spool
+// holds fewer than 2×process-max files: those came first.
 func (w *session) lookAhead(ctx context.Context, l listing, now time.Time) {
-	if w.u.WALDir == "" || len(w.busy) >= w.processMax {
+	if w.u.WALDir == "" || len(w.busy) >= w.processMax || len(l.files) >= 2*w.processMax {
 		return
 	}
 	entries, err := os.ReadDir(filepath.Join(w.u.WALDir, "archive_status"))
 	if err != nil {
 		return // not a pg_wal directory: no look-ahead
 	}
-	n, bytes := len(l.files), l.bytes
 	oldest := true
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".ready")
@@ -37,8 +36,7 @@ func (w *session) lookAhead(ctx context.Context, l listing, now time.Time) {
 			oldest = false
 			continue
 		}
-		if len(w.busy) >= w.processMax || n >= 2*w.processMax ||
-			(w.u.QueueMax > 0 && bytes+w.cluster.WALSegmentSize > w.u.QueueMax/2) {
+		if len(w.busy) >= w.processMax {
 			return
 		}
 		if _, err := pg.ParseWALName(name); err != nil || l.has(name) || w.busy[name] ||
@@ -46,7 +44,6 @@ func (w *session) lookAhead(ctx context.Context, l listing, now time.Time) {
 			continue
 		}
 		w.start(ctx, name, true)
-		n, bytes = n+1, bytes+w.cluster.WALSegmentSize
 	}
 }
 
@@ -55,31 +52,50 @@ func (w *session) hasMarker(dir, name string) bool {
 	return err == nil
 }
 
-// spoolAhead copies name from pg_wal into the spool, validated like any
-// push. It reports false when the file is not to be uploaded by this job.
+// pushAhead archives name straight from pg_wal, while ahead/<name> tells
+// its push to wait for the outcome.
 //
 // PostgreSQL may recycle (rename and overwrite) a segment only after
 // archive_command succeeded for it, and it renames .ready to .done first.
-// So a copy finished while .ready still exists is intact; otherwise the
-// copy is dropped: archive-push has spooled or found the file itself. The
-// copy is published only if the name is free, never over a pushed copy.
-func (w *session) spoolAhead(name string) (bool, error) {
-	src, err := walarchive.OpenWAL(filepath.Join(w.u.WALDir, name), w.cluster)
+// So bytes read while .ready still exists are intact: the push checks it
+// after reading the last byte and before the object is published, and
+// otherwise changes nothing (archive-push has archived or spooled the file
+// itself meanwhile).
+func (w *session) pushAhead(ctx context.Context, name string) error {
+	if err := w.s.writeMarker(aheadDir, name, aheadMarker{PID: os.Getpid()}); err != nil {
+		return err
+	}
+	defer func() {
+		if err := w.s.removeMarker(aheadDir, name); err != nil {
+			w.u.Log.Warn("cannot remove the look-ahead marker", "wal", name, "err", err)
+		}
+	}()
+	f, err := walarchive.OpenWAL(filepath.Join(w.u.WALDir, name), w.cluster)
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer src.Close()
-	tmp, err := w.s.writeTemp(name, src)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return false, err
+		return err
 	}
-	if _, err := os.Stat(filepath.Join(w.u.WALDir, "archive_status", name+".ready")); err != nil {
-		os.Remove(tmp)
-		return false, nil
+	ready := filepath.Join(w.u.WALDir, "archive_status", name+".ready")
+	stillReady := func() error {
+		if _, err := os.Stat(ready); err != nil {
+			return fmt.Errorf("%s: %w while it was read: archive-push has taken it", name, errNoLongerReady)
+		}
+		return nil
 	}
-	if err := w.s.publish(tmp, name, true); err != nil && !errors.Is(err, os.ErrExist) {
-		return false, err
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := walarchive.PushFile(ctx, w.repo, w.cluster, f, stillReady, w.u.Log)
+	if err != nil {
+		return err
 	}
-	w.u.Log.Debug("look-ahead spooled a ready file", "wal", name)
-	return true, nil
+	w.archived(name, res, fileIDOf(fi), start)
+	return nil
 }
+
+// errNoLongerReady: a look-ahead's file stopped being ready for archiving.
+var errNoLongerReady = errors.New("no longer marked ready")

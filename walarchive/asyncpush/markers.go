@@ -17,6 +17,25 @@ type doneMarker struct {
 	Size     int64     `json:"size"`
 	SHA256   string    `json:"sha256"`
 	Archived time.Time `json:"archived"`
+	// File identifies the file in pg_wal that the look-ahead archived: a
+	// push of that very file, unchanged, needs no hashing.
+	File *fileID `json:"file,omitempty"`
+}
+
+// fileID identifies a file and its last change (see fileIDOf).
+type fileID struct {
+	Dev   uint64 `json:"dev"`
+	Ino   uint64 `json:"ino"`
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime-ns"`
+	Ctime int64  `json:"ctime-ns"`
+}
+
+// aheadMarker (ahead/<name>) says that the look-ahead of uploader PID is
+// archiving name from pg_wal: a push of name waits for it (done/<name>)
+// instead of spooling a copy.
+type aheadMarker struct {
+	PID int `json:"pid"`
 }
 
 // failure (error/<name>) records why the uploader could not archive a file,

@@ -16,6 +16,7 @@ import (
 const (
 	doneDir      = "done"
 	errorDir     = "error"
+	aheadDir     = "ahead"
 	clusterFile  = "cluster.json"
 	lockFile     = "uploader.lock"
 	logFile      = "uploader.log"
@@ -33,7 +34,7 @@ type spoolDir struct{ dir string }
 // openSpoolDir creates the spool directories as needed (0700: they hold
 // the cluster's WAL).
 func openSpoolDir(dir string) (spoolDir, error) {
-	for _, d := range []string{dir, filepath.Join(dir, doneDir), filepath.Join(dir, errorDir)} {
+	for _, d := range []string{dir, filepath.Join(dir, doneDir), filepath.Join(dir, errorDir), filepath.Join(dir, aheadDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return spoolDir{}, fmt.Errorf("async spool: %w", err)
 		}

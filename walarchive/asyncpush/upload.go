@@ -3,6 +3,7 @@ package asyncpush
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -15,23 +16,20 @@ import (
 type jobResult struct {
 	name  string
 	err   error
-	ahead bool // err is from the look-ahead, before the file was spooled
+	ahead bool // err is from the look-ahead, which leaves the file to archive-push
 }
 
-// start runs one job: with ahead, first spool name from pg_wal; then
-// upload it.
+// start runs one job: with ahead, archive name from pg_wal; else upload
+// the spooled file name.
 func (w *session) start(ctx context.Context, name string, ahead bool) {
 	w.busy[name] = true
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		r := jobResult{name: name}
-		spooled := true
+		r := jobResult{name: name, ahead: ahead}
 		if ahead {
-			spooled, r.err = w.spoolAhead(name)
-			r.ahead = r.err != nil
-		}
-		if spooled && r.err == nil {
+			r.err = w.pushAhead(ctx, name)
+		} else {
 			r.err = w.upload(ctx, name)
 		}
 		w.results <- r
@@ -42,42 +40,47 @@ func (w *session) start(ctx context.Context, name string, ahead bool) {
 // repository, records it in done/ and removes it from the spool.
 func (w *session) upload(ctx context.Context, name string) error {
 	path := w.s.path(name)
-	f, err := os.Open(path)
+	f, err := walarchive.OpenWAL(path, w.cluster)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // removed by hand, or uploaded by a look-ahead job a moment ago
+		return nil // removed by hand, or uploaded a moment ago
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("push %s: %w", name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	size, sum, err := hashFile(f)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := walarchive.Push(ctx, w.repo, w.cluster, path, w.u.Log)
+	res, err := walarchive.PushFile(ctx, w.repo, w.cluster, f, nil, w.u.Log)
 	if err != nil {
 		return err
 	}
-	if err := w.s.writeMarker(doneDir, name, doneMarker{Size: size, SHA256: sum, Archived: w.now()}); err != nil {
+	w.archived(name, res, nil, start)
+	if w.uploaded(path, fi, res.Size, res.Digest.String()) {
+		if err := os.Remove(path); err != nil {
+			w.u.Log.Warn("cannot remove the archived file from the spool", "wal", name, "err", err)
+		}
+	}
+	return nil
+}
+
+// archived records that name is durable in the repository: done/<name>
+// (with the identity of the file in pg_wal when the look-ahead archived
+// it), no error marker.
+func (w *session) archived(name string, res walarchive.PushResult, id *fileID, start time.Time) {
+	m := doneMarker{Size: res.Size, SHA256: res.Digest.String(), Archived: w.now(), File: id}
+	if err := w.s.writeMarker(doneDir, name, m); err != nil {
 		w.u.Log.Warn("cannot write the done marker", "wal", name, "err", err)
 	}
 	if err := w.s.removeMarker(errorDir, name); err != nil {
 		w.u.Log.Warn("cannot clear the error marker", "wal", name, "err", err)
 	}
-	if w.uploaded(path, fi, size, sum) {
-		if err := os.Remove(path); err != nil {
-			w.u.Log.Warn("cannot remove the archived file from the spool", "wal", name, "err", err)
-		}
-	}
-	w.u.Log.Info("archived", "wal", name, "bytes", res.Size, "already", res.Already, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	w.u.Log.Info("archived", "wal", name, "bytes", res.Size, "already", res.Already, "ahead", id != nil,
+		"took", time.Since(start).Round(time.Millisecond))
 }
 
 // uploaded reports whether the spooled file at path is what was uploaded:

@@ -62,6 +62,8 @@ func (u *Uploader) Run(ctx context.Context) error {
 	if err := detach.WritePID(lock); err != nil {
 		u.Log.Warn("cannot write the pid into the lock file", "err", err)
 	}
+	// Look-ahead markers left by an uploader that died: no push is to wait for them.
+	w.prune(aheadDir, func(string, time.Time) bool { return true })
 	u.Log.Info("async uploader started", "spool", s.dir, "process-max", w.processMax, "wal-dir", u.WALDir)
 	poll := u.Poll
 	if poll <= 0 {

@@ -105,9 +105,9 @@ func TestRepeatedFailuresAreRecordedThenCleared(t *testing.T) {
 	e.push(fg, filepath.Join(e.src, next), AlreadyArchived)
 }
 
-// The uploader spools and archives what archive_status marks ready (past
-// the oldest, which PostgreSQL is pushing), so that the push finds it
-// archived.
+// The uploader archives what archive_status marks ready (past the oldest,
+// which PostgreSQL is pushing) straight from pg_wal, copying nothing into
+// the spool, so that the push finds it archived.
 func TestLookAhead(t *testing.T) {
 	e := newEnv(t, nil)
 	const first, second = "000000010000000000000001", "000000010000000000000002"
@@ -134,7 +134,117 @@ func TestLookAhead(t *testing.T) {
 	if e.archived(first) != nil {
 		t.Fatal("look-ahead took the oldest ready file, which PostgreSQL is pushing")
 	}
+	var m doneMarker
+	if ok, err := (spoolDir{e.spool}).readMarker(doneDir, second, &m); !ok || err != nil || m.File == nil {
+		t.Fatalf("done marker of the look-ahead: %+v, %v, %v; want the file's identity", m, ok, err)
+	}
+	if got := e.spooled(); len(got) != 0 {
+		t.Fatalf("the look-ahead copied into the spool: %v", got)
+	}
 	e.push(fg, filepath.Join(e.src, second), AlreadyArchived)
+
+	// The same bytes in another file (PostgreSQL never does that, a restore
+	// may): no longer the same file, so the push compares contents.
+	if err := os.Rename(e.wal(second+".copy", fakeSegment(second, 42, 1)), filepath.Join(e.src, second)); err != nil {
+		t.Fatal(err)
+	}
+	e.push(fg, filepath.Join(e.src, second), AlreadyArchived)
+	// Other bytes under the name: not taken for archived; spooled, and the
+	// uploader will report the conflict.
+	e.wal(second, fakeSegment(second, 42, 9))
+	e.push(fg, filepath.Join(e.src, second), Spooled)
+}
+
+// A file that stops being ready while the look-ahead reads it (PostgreSQL
+// got archive-push's success and may recycle it) is not archived from
+// what was read: nothing is published and no done marker written.
+func TestLookAheadDropsRecycledFile(t *testing.T) {
+	e := newEnv(t, nil)
+	const name = "000000010000000000000002"
+	e.wal(name, fakeSegment(name, 42, 1))
+	ready := filepath.Join(e.src, "archive_status", name+".ready")
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openSpoolDir(e.spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.uploader()
+	u.WALDir = e.src
+	w := newSession(u, s, nil)
+	w.repo, w.cluster = e.repo, e.cluster
+
+	// The .ready file goes while the file is read: simulated by removing it
+	// first, as the check comes after the last byte.
+	if err := os.Remove(ready); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pushAhead(context.Background(), name); !errors.Is(err, errNoLongerReady) {
+		t.Fatalf("look-ahead of a file no longer ready: %v; want errNoLongerReady", err)
+	}
+	if e.archived(name) != nil {
+		t.Fatal("the look-ahead published a file that stopped being ready")
+	}
+	if w.hasMarker(doneDir, name) || w.hasMarker(aheadDir, name) {
+		t.Fatal("the look-ahead left a done or look-ahead marker")
+	}
+
+	// Still ready: archived, with the identity of the file.
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pushAhead(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.archived(name), fakeSegment(name, 42, 1)) || !w.hasMarker(doneDir, name) || w.hasMarker(aheadDir, name) {
+		t.Fatal("the look-ahead of a ready file did not archive it and record it")
+	}
+}
+
+// A push of a file the look-ahead is archiving waits for it and copies
+// nothing; a look-ahead marker of a process that is gone is ignored.
+func TestPushWaitsForLookAhead(t *testing.T) {
+	e := newEnv(t, nil)
+	const name = "000000010000000000000002"
+	path := e.wal(name, fakeSegment(name, 42, 1))
+	fg := e.foreground()
+	if _, err := fg.Push(context.Background(), e.wal("000000010000000000000001", fakeSegment("000000010000000000000001", 42, 0))); err != nil {
+		t.Fatal(err) // creates the spool and caches the registration
+	}
+	s := spoolDir{e.spool}
+	if err := s.writeMarker(aheadDir, name, aheadMarker{PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := walarchive.Push(context.Background(), e.repo, e.cluster, path, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		s.writeMarker(doneDir, name, doneMarker{Size: res.Size, SHA256: res.Digest.String(), File: fileIDOf(fi)})
+		s.removeMarker(aheadDir, name)
+	}()
+	start := time.Now()
+	e.push(fg, path, AlreadyArchived)
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Fatalf("the push returned after %s, before the look-ahead finished", waited)
+	}
+	if got := e.spooled(); len(got) != 1 {
+		t.Fatalf("spool holds %v; want only the first file", got)
+	}
+
+	// A marker of a process that is gone: no wait, the file is spooled.
+	const third = "000000010000000000000003"
+	if err := s.writeMarker(aheadDir, third, aheadMarker{PID: 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	fg.AheadWait = time.Hour
+	e.push(fg, e.wal(third, fakeSegment(third, 42, 3)), Spooled)
 }
 
 func TestOneUploaderPerSpool(t *testing.T) {
