@@ -33,6 +33,13 @@
 #       start    `TOOL version` x 64: bare process start
 #       tmpfs    64 pushes, repository on /dev/shm (no real fsync cost)
 #       none     64 pushes, no compression, repository on /dev/shm
+#       async    64 pushes in async mode (pgBackRest archive-async=y, pgkeep
+#                archive.async; both 2 parallel uploads, spools on disk),
+#                from a pg_wal directory with a .ready file per segment
+#                (a backlog: both tools push ahead of archive_command) and
+#                .ready renamed to .done after each push, as the archiver
+#                does; timed until the last push returned and until all 64
+#                are in the repository. ASYNC=0 leaves it out.
 #     The input files are never dropped from the page cache: both tools read the
 #     same warm files. `sync` runs (untimed) before every pass. Also measured:
 #     the machine's other CPU load during each main pass (busy CPUs from
@@ -46,7 +53,7 @@
 #     the page faults and CPU split next to it. Progress goes to stderr.
 #  5. Checks once that archive-get of each tool returns the pushed bytes.
 #
-# Environment: ROUNDS (5), PROFILE (1: add a perf CPU profile of one pass per
+# Environment: ROUNDS (5), ASYNC (1: the async pass), PROFILE (1: add a perf CPU profile of one pass per
 # tool; needs root, perf and go), BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN
 # (/usr/lib/postgresql/15/bin), PGBACKREST (pgbackrest), SCALE (pgbench -i
 # scale, 50), TMPDIR (where the work directory goes, /tmp).
@@ -171,6 +178,24 @@ say "pgkeep create"
 as_pg "${PK[@]}" --pg-host 127.0.0.1 --pg-port "$port" create >&2
 as_pg cp -a "$work/pgkeep-repo" "$work/pgkeep-template"
 
+# Async mode, for the async pass: the same settings plus each tool's spool and
+# a background process with 2 parallel uploads (this machine's cores).
+# pgBackRest's async mode reads the ready list from pg_wal in pg1-path: a data
+# directory of its own, with the server's pg_control (see reset_async).
+sed -e 's/^archive-async=n$/archive-async=y/' -e 's/^process-max=1$/process-max=2/' \
+	-e "s#^pg1-path=.*#pg1-path=$work/async-data#" "$work/pgbackrest.conf" >"$work/pgbackrest-async.conf"
+grep -qx archive-async=y "$work/pgbackrest-async.conf" || die "pgbackrest-async.conf: archive-async=y not set"
+chmod 0644 "$work/pgbackrest-async.conf"
+PGBR_ASYNC=("$PGBACKREST" "--config=$work/pgbackrest-async.conf" "--stanza=$CLUSTER")
+cp "$work/pgkeep.yaml" "$work/pgkeep-async.yaml"
+cat >>"$work/pgkeep-async.yaml" <<YAML
+archive:
+  async: true
+  spool-path: $work/pgkeep-spool
+  process-max: 2
+YAML
+sed "s#^$work/segs/#$work/async-data/pg_wal/#" "$work/segs.list" >"$work/pgwal.list"
+
 # From here on no server: no checkpoint, autovacuum or archiver I/O while timing.
 as_pg "$PGBIN/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
 sync
@@ -207,7 +232,15 @@ if [ -n "${RSSOUT:-}" ]; then
 fi
 times >"$tf0"
 t0=$EPOCHREALTIME
-for arg in "${args[@]}"; do run "$@" >/dev/null; done
+if [ -n "${READY:-}" ]; then
+	# As PostgreSQL's archiver: .ready becomes .done once the command succeeded.
+	for arg in "${args[@]}"; do
+		run "$@" >/dev/null
+		mv "${arg%/*}/archive_status/${arg##*/}.ready" "${arg%/*}/archive_status/${arg##*/}.done"
+	done
+else
+	for arg in "${args[@]}"; do run "$@" >/dev/null; done
+fi
 t1=$EPOCHREALTIME
 times >"$tf1"
 read -r u0 s0 <<<"$(cpu "$tf0")"
@@ -218,6 +251,7 @@ EOF
 chmod 0755 "$work/runloop.sh"
 loop() { as_pg "$work/runloop.sh" "$@"; }
 loop_rss() { as_pg env RSSOUT="$1" "$work/runloop.sh" "${@:2}"; }
+loop_ready() { as_pg env READY=1 "$work/runloop.sh" "$@"; }
 
 # fresh TOOL DIR: an empty archive at DIR (a copy of the tool's template).
 fresh() {
@@ -243,6 +277,46 @@ cmd_pgkeep() { # REPO [COMPRESS]
 }
 cmd_pgbr() { # REPO [COMPRESS]
 	echo "${PGBR[@]}" --repo1-path="$1" ${2:+--compress-type="$2"} archive-push
+}
+
+# Async mode: the command, and what the pass needs around it.
+cmd_async_pgkeep() { echo "$PGKEEP" --config "$work/pgkeep-async.yaml" --repo-path "$1" archive-push; }
+cmd_async_pgbr() { echo "${PGBR_ASYNC[@]}" --repo1-path="$1" archive-push; }
+# reset_async: a data directory (the stopped server's PG_VERSION and
+# pg_control) whose pg_wal holds the segments (hard links) with a .ready file
+# each in archive_status, as a backlog PostgreSQL has to archive, and empty
+# spools.
+reset_async() {
+	rm -rf "$work/async-data" "$work/pgkeep-spool" "$work/pgbr-spool"
+	as_pg bash -c 'd=$1/async-data
+		mkdir -p -m 0700 "$d/global" "$d/pg_wal/archive_status"
+		mkdir -p "$1/pgkeep-spool" "$1/pgbr-spool"
+		cp "$1/data/PG_VERSION" "$d/" && cp "$1/data/global/pg_control" "$d/global/"
+		while read -r f; do ln "$f" "$d/pg_wal/"; : >"$d/pg_wal/archive_status/${f##*/}.ready"; done <"$1/segs.list"' _ "$work"
+	sync
+}
+# durable DIR: how many segments are published under DIR (final names only:
+# pgBackRest writes <name>-<sha1>.zst.pgbackrest.tmp first, pgkeep .tmp-*).
+durable() { find "$1" -type f -regextype posix-extended -regex '.*/[0-9A-F]{24}(-[0-9a-f]{40}\.zst)?' | wc -l; }
+wait_durable() { # TOOL DIR
+	local i
+	for ((i = 0; i < 12000; i++)); do
+		[ "$(durable "$2")" -ge "$NSEG" ] && return
+		sleep 0.01
+	done
+	die "$1 async: $(durable "$2") of $NSEG segments in the repository after 2 minutes"
+}
+# stop_async TOOL: ends the tool's background process (pgkeep's uploader
+# would wait 30 s for more WAL) and waits until it is gone.
+stop_async() {
+	local pat i
+	if [ "$1" = pgkeep ]; then pat="$work/pgkeep .*--async-worker"; else pat="archive-push:async"; fi
+	pkill -f -- "$pat" || true
+	for ((i = 0; i < 1000; i++)); do
+		pgrep -f -- "$pat" >/dev/null || return 0
+		sleep 0.01
+	done
+	die "$1 async: the background process did not exit"
 }
 
 # busy: "busy idle" jiffies of all CPUs, from /proc/stat.
@@ -301,6 +375,29 @@ bench_pass() { # PASS ROUND TOOL(pgkeep|pgbr)
 		out=$(loop "$NSEG" "${c[@]}")
 		res "$r" "$t" start "${out%% *}"
 		;;
+	async) # the 64 pushes in async mode, from a backlog of .ready files: each
+		# push returns as soon as its tool acknowledges it; timed until the last
+		# one returned (ack) and until all 64 are in the repository (durable).
+		# The background processes are not children: CPU is the machine's busy
+		# time during the pass.
+		fresh "$t" "$disk"
+		reset_async
+		read -ra c <<<"$(cmd_async_$t "$disk")"
+		busy0=$(busy)
+		local t0=$EPOCHREALTIME
+		out=$(loop_ready "$work/pgwal.list" "${c[@]}")
+		wait_durable "$t" "$disk"
+		local t1=$EPOCHREALTIME
+		busy1=$(busy)
+		stop_async "$t"
+		b=$(check_stored "$t" "$disk" "$NSEG")
+		res "$r" "$t" async_ack "${out%% *}"
+		res "$r" "$t" async_durable "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')"
+		res "$r" "$t" async_cpu "$(awk -v a="$busy0" -v b="$busy1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+			split(a, x, " "); split(b, y, " "); printf "%.3f", (y[1] - x[1]) / hz }')"
+		res "$r" "$t" async_stored "$b"
+		rm -rf "$work/async-data"
+		;;
 	tmpfs | none) # zstd level 3 (tmpfs) or no compression (none), repository on /dev/shm.
 		fresh "$t" "$tmp"
 		if [ "$p" = none ]; then read -ra c <<<"$(cmd_$t "$tmp" none)"; else read -ra c <<<"$(cmd_$t "$tmp")"; fi
@@ -331,7 +428,9 @@ for _ in 1 2 3 4 5; do
 done | sort -g | sed -n 3p >"$work/fault_us"
 for ((r = 1; r <= ROUNDS; r++)); do
 	if ((r % 2)); then order="pgkeep pgbr"; else order="pgbr pgkeep"; fi
-	for p in main rss latency start tmpfs none; do
+	passes="main rss latency start tmpfs none"
+	[ "${ASYNC:-1}" = 1 ] && passes="$passes async"
+	for p in $passes; do
 		for t in $order; do
 			say "round $r/$ROUNDS: $p $t"
 			bench_pass "$p" "$r" "$t"
@@ -525,6 +624,32 @@ row "memo: page faults" "faults per push x $fault_us µs (one minor fault here)"
 	"$(awk -v f="$(med pgbr faults x)" -v c="$fault_us" 'BEGIN { print f * c / 1000 }')"
 row "memo: CPU sys" "system CPU per push, main pass" "$(med pgkeep sys "$ms_per")" "$(med pgbr sys "$ms_per")"
 row "memo: CPU user" "user CPU per push, main pass" "$(med pgkeep user "$ms_per")" "$(med pgbr user "$ms_per")"
+async_md=""
+if [ -n "$(vals pgkeep async_durable)" ]; then
+	async_md=$(
+		cat <<AMD
+### Async mode ($ROUNDS rounds: median (min–max))
+
+Both tools in async mode (pgBackRest \`archive-async=y\`, pgkeep \`archive.async: true\`), 2 parallel uploads
+each, spools on the work directory's disk, the same $NSEG segments as a backlog of \`.ready\` files. The two
+acknowledge differently: pgBackRest returns once its background process has the segment in the repository,
+pgkeep once the segment is fsynced in its local spool; both background processes push ahead of archive_command.
+"durable" is the time until all $NSEG segments are in the repository, the figure to compare.
+
+| metric | pgkeep | pgBackRest | pgkeep / pgBackRest |
+|---|---|---|---|
+| all $NSEG acknowledged (s) | $(fmt %.2f pgkeep async_ack x) | $(fmt %.2f pgbr async_ack x) | $(paired async_ack x) |
+| all $NSEG durable in the repository (s) | $(fmt %.2f pgkeep async_durable x) | $(fmt %.2f pgbr async_durable x) | $(paired async_durable x) |
+| throughput to durable (segments/s) | $(fmt %.1f pgkeep async_durable "$seg_s") | $(fmt %.1f pgbr async_durable "$seg_s") | **$(ratio "$(med pgkeep async_durable "$seg_s")" "$(med pgbr async_durable "$seg_s")")** (paired: $(paired async_durable "$seg_s")) |
+| machine CPU during the pass (CPU-s) | $(fmt %.2f pgkeep async_cpu x) | $(fmt %.2f pgbr async_cpu x) | $(paired async_cpu x) |
+| stored, $NSEG segments (MB) | $(fmt %.2f pgkeep async_stored "$mb") | $(fmt %.2f pgbr async_stored "$mb") | $(ratio "$(med pgkeep async_stored x)" "$(med pgbr async_stored x)") |
+
+Async throughput over the same tool's synchronous pass (medians): pgkeep $(ratio "$(med pgkeep async_durable "$seg_s")" "$pk_tput")x,
+pgBackRest $(ratio "$(med pgbr async_durable "$seg_s")" "$br_tput")x. pgkeep async over pgBackRest synchronous:
+$(ratio "$(med pgkeep async_durable "$seg_s")" "$br_tput")x.
+AMD
+	)
+fi
 cat <<MD
 
 (b) is the difference of two whole-process passes, not a profile: a pass without compression
@@ -536,6 +661,7 @@ pgBackRest $(fmt %.1f pgbr tmpfs "$ms_per"); tmpfs, no compression: pgkeep $(fmt
 pgBackRest $(fmt %.1f pgbr none "$ms_per"); \`version\`: pgkeep $(fmt %.2f pgkeep start "$ms_per"), pgBackRest $(fmt %.2f pgbr start "$ms_per").
 Stored with no compression ($NSEG segments): pgkeep $(fmt %.1f pgkeep none_stored "$mb") MB, pgBackRest $(fmt %.1f pgbr none_stored "$mb") MB.
 
+$async_md
 ### Per round
 
 | round | first | pgkeep wall (s) | pgBackRest wall (s) | pgkeep stored (B) | pgBackRest stored (B) | pgkeep RSS (KiB) | pgBackRest RSS (KiB) | pgkeep latency (ms) | pgBackRest latency (ms) | other load pgkeep / pgBackRest (CPUs) |
