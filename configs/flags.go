@@ -20,7 +20,6 @@ func flagName(key string) string {
 // Flags is the set of config flags registered on a flag set by Bind. Load applies the ones the
 // user set over the environment.
 type Flags struct {
-	fs     *pflag.FlagSet
 	values []*flagValue
 }
 
@@ -28,6 +27,7 @@ type Flags struct {
 // it, so that a bad value is a *Error like one from the file or the environment.
 type flagValue struct {
 	leaf *leaf
+	fs   *pflag.FlagSet // where the flag is registered
 	name string
 	def  string   // the default, shown in help
 	args []string // every value given, in order
@@ -40,21 +40,36 @@ type flagValue struct {
 // flag adds to the list. Bind panics on a key that is not a setting or is a secret: secrets are
 // never given on the command line.
 func Bind(fs *pflag.FlagSet, keys ...string) *Flags {
-	f := &Flags{fs: fs}
+	f := &Flags{}
 	defaults := Defaults()
 	for _, key := range keys {
 		l := settings.byKey[key]
 		if l == nil || l.kind == kindSecret {
 			panic("configs.Bind: no flag for " + key)
 		}
-		v := &flagValue{leaf: l, name: flagName(key), def: l.text(defaults)}
-		flag := fs.VarPF(v, v.name, "", l.usage)
-		if l.kind == kindBool {
-			flag.NoOptDefVal = "true"
-		}
-		f.values = append(f.values, v)
+		f.add(fs, l, flagName(key), l.usage, defaults)
 	}
 	return f
+}
+
+// Alias registers name on fs (a command's own flags) as one more flag for
+// the setting key, described by usage; Load applies it like the key's own
+// flag, after it. It panics like Bind.
+func (f *Flags) Alias(fs *pflag.FlagSet, name, key, usage string) {
+	l := settings.byKey[key]
+	if l == nil || l.kind == kindSecret {
+		panic("configs.Flags.Alias: no flag for " + key)
+	}
+	f.add(fs, l, name, usage, Defaults())
+}
+
+func (f *Flags) add(fs *pflag.FlagSet, l *leaf, name, usage string, defaults *Config) {
+	v := &flagValue{leaf: l, fs: fs, name: name, def: l.text(defaults)}
+	flag := fs.VarPF(v, v.name, "", usage)
+	if l.kind == kindBool {
+		flag.NoOptDefVal = "true"
+	}
+	f.values = append(f.values, v)
 }
 
 // apply sets in c the settings whose flags were given.
@@ -63,7 +78,7 @@ func (f *Flags) apply(c *Config) error {
 		return nil
 	}
 	for _, v := range f.values {
-		if !f.fs.Changed(v.name) || len(v.args) == 0 {
+		if !v.fs.Changed(v.name) || len(v.args) == 0 {
 			continue
 		}
 		s := v.args[len(v.args)-1]

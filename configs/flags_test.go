@@ -134,3 +134,42 @@ func TestBindPanics(t *testing.T) {
 		})
 	}
 }
+
+// An alias on a command's own flags (archive-push --async) sets its key as
+// the key's flag does, is validated the same way, and is applied after it.
+func TestFlagAlias(t *testing.T) {
+	root := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
+	f := Bind(root, "archive.async", "archive.spool-path", "pg.port")
+	local := pflag.NewFlagSet("archive-push", pflag.ContinueOnError)
+	f.Alias(local, "async", "archive.async", "as --archive-async")
+	parse := func(rootArgs, localArgs []string) {
+		t.Helper()
+		if err := root.Parse(rootArgs); err != nil {
+			t.Fatal(err)
+		}
+		if err := local.Parse(localArgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parse([]string{"--archive-spool-path=/var/spool/x"}, []string{"--async"})
+	c := mustLoad(t, Options{Env: baseEnv(), Flags: f})
+	if !c.Archive.Async || c.Archive.SpoolPath != "/var/spool/x" {
+		t.Fatalf("--async: archive.async %v, spool-path %q", c.Archive.Async, c.Archive.SpoolPath)
+	}
+	parse([]string{"--archive-async=true"}, []string{"--async=false"})
+	if c := mustLoad(t, Options{Env: baseEnv(), Flags: f}); c.Archive.Async {
+		t.Fatal("--async=false given after --archive-async=true did not win")
+	}
+
+	root2 := pflag.NewFlagSet("pgkeep", pflag.ContinueOnError)
+	f2 := Bind(root2, "archive.async")
+	local2 := pflag.NewFlagSet("archive-push", pflag.ContinueOnError)
+	f2.Alias(local2, "async", "archive.async", "")
+	if err := local2.Parse([]string{"--async"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Options{Env: baseEnv(), Flags: f2})
+	if err == nil || !strings.Contains(err.Error(), "archive.spool-path") {
+		t.Fatalf("--async without a spool path: %v; want the error naming archive.spool-path", err)
+	}
+}

@@ -41,7 +41,7 @@ archive (the normal end of recovery). Any other problem (damaged object,
 unreachable or unknown repository or cluster) exits 3 or more with a message, so
 PostgreSQL never mistakes it for the end of the archive.
 
-With archive.async (--archive-async) a background prefetcher, started as needed,
+With archive.async (--async, --archive-async) a background prefetcher, started as needed,
 fetches and verifies the segments after the one asked for (archive.get-queue-max-mb
 of them, archive.process-max at a time) into the local spool (archive.spool-path),
 and archive-get hands them out from there. A segment the spool does not hold is
@@ -81,6 +81,7 @@ fetched as without async, with the same exit codes.`,
 		},
 	}
 	o.addFlags(cmd.Flags())
+	g.flags.Alias(cmd.Flags(), "async", "archive.async", "asynchronous archive-get (archive.async, as --archive-async): prefetch the next segments")
 	return cmd
 }
 

@@ -38,7 +38,7 @@ func newArchivePushCommand(g *globals) *cobra.Command {
 Pushing a file that is already archived with the same content succeeds; different
 content under the same name fails and changes nothing.
 
-With archive.async (--archive-async) it exits 0 once the file is durable in the
+With archive.async (--async, --archive-async) it exits 0 once the file is durable in the
 local spool (archive.spool-path) and a background uploader, started as needed,
 stores spooled files with archive.process-max parallel uploads. It fails, and
 PostgreSQL keeps the file and retries, when the spool holds archive.queue-max-mb
@@ -75,5 +75,6 @@ or more, or the uploader has been failing for archive.timeout or hit a conflict.
 		},
 	}
 	o.addFlags(cmd.Flags())
+	g.flags.Alias(cmd.Flags(), "async", "archive.async", "asynchronous archiving (archive.async, as --archive-async): exit once the file is in the local spool")
 	return cmd
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // startAsyncArchiving is startArchiving with archive_command =
-// 'pgkeep archive-push --archive-async %p' and a spool under the test's
+// 'pgkeep archive-push --async %p' (the spelling; --archive-async
+// is the same setting) and a spool under the test's
 // directory; archiveYAML adds settings to the archive: section. The
 // uploader exits after 2 idle seconds; one still running at cleanup is
 // killed before the directories go.
@@ -34,7 +35,7 @@ func startAsyncArchiving(t *testing.T, repo repoSetup, archiveYAML string) *clus
 	c.pg = harness.StartPostgres(t, harness.PGOptions{
 		Conf: map[string]string{
 			"archive_mode":    "on",
-			"archive_command": fmt.Sprintf("'%s --config %s archive-push --archive-async --async-idle 2s %%p'", pgkeepBin, c.config),
+			"archive_command": fmt.Sprintf("'%s --config %s archive-push --async --async-idle 2s %%p'", pgkeepBin, c.config),
 			"wal_keep_size":   "'4GB'",
 			"max_wal_size":    "'4GB'",
 		},
