@@ -35,6 +35,15 @@
 #                   compress-type=zst, compress-level=3, a fresh posix
 #                   repository (stanza-create and check first), file log at
 #                   the default level (info).
+#       pgkeep-async: only with MODES including it: archive_mode on,
+#                   archive_command = 'pgkeep archive-push --async %p' with
+#                   a spool in the work directory, process-max 2, into a
+#                   fresh posix repository (`pgkeep create` first): the
+#                   counterpart of the pgbackrest mode. Its lag is measured
+#                   like pgBackRest's, from pg_stat_archiver, which counts a
+#                   segment once it is fsynced in the spool (pgBackRest: once
+#                   it is in the repository); its drain waits until the
+#                   spool is empty too.
 #       receivewal: only with MODES including it (a reference, not a goal):
 #                   archive_mode off; PostgreSQL's own pg_receivewal streams
 #                   over a physical slot into a directory beside pgkeep's
@@ -89,7 +98,8 @@
 # hypervisor. pgBackRest still compresses on the database host, as it does
 # with a remote repository.
 #
-# Environment: DURATION (120), ROUNDS (1), MODES ("none pgkeep pgbackrest"),
+# Environment: DURATION (120), ROUNDS (1), MODES ("none pgkeep pgbackrest"; also
+# pgkeep-async, receivewal),
 # SCALE (50), CLIENTS (8), JOBS (2), PARTIAL_INTERVAL (1s), SHARED_BUFFERS,
 # MAX_WAL_SIZE (4GB), IDLE_S (5), QUIET_MAX (0.3), QUIET_WAIT (900),
 # BIN (bin/pgkeep; not PGKEEP_*: pgkeep rejects unknown PGKEEP_ variables), PGBIN (/usr/lib/postgresql/15/bin), PGBACKREST
@@ -107,7 +117,7 @@ DURATION=${DURATION:-120}
 ROUNDS=${ROUNDS:-1}
 MODES=${MODES:-none pgkeep pgbackrest}
 # every mode the script knows, in the order of the report's columns
-ALL_MODES="none pgkeep pgbackrest receivewal"
+ALL_MODES="none pgkeep pgbackrest pgkeep-async receivewal"
 SCALE=${SCALE:-50}
 CLIENTS=${CLIENTS:-8}
 JOBS=${JOBS:-2}
@@ -332,6 +342,19 @@ server:
 YAML
 chmod 0644 "$work/pgkeep.yaml"
 PK=("$PGKEEP" --config "$work/pgkeep.yaml")
+# The pgkeep-async mode: the same repository, archive_command in async mode.
+cp "$work/pgkeep.yaml" "$work/pgkeep-async.yaml"
+cat >>"$work/pgkeep-async.yaml" <<YAML
+archive:
+  async: true
+  spool-path: $work/pgkeep-aspool
+  process-max: 2
+YAML
+chmod 0644 "$work/pgkeep-async.yaml"
+ASPOOL=$work/pgkeep-aspool/archive-push/$CLUSTER
+# async_mode: the run archives through a detached async process (the
+# archiver's CPU and the reaper's log count).
+async_mode() { [ "$1" = pgbackrest ] || [ "$1" = pgkeep-async ]; }
 
 # ------------------------------------------------------------------ helpers
 R=$work/results
@@ -377,14 +400,15 @@ detached_ticks() {
 		echo 0
 		return
 	}
-	read -r -a q <"/proc/$REAPER_PID/task/$REAPER_PID/children" 2>/dev/null || q=()
+	# A children file has no newline at its end: read it whole (read(1) would
+	# report EOF and, with `|| q=()`, drop what it read).
+	read -r -a q <<<"$(cat "/proc/$REAPER_PID/task/$REAPER_PID/children" 2>/dev/null)"
 	while ((${#q[@]})); do
 		p=${q[0]}
 		q=("${q[@]:1}")
 		[ "$p" = "$PM_PID" ] && continue
 		out+=("$p")
-		kids=""
-		read -r kids <"/proc/$p/task/$p/children" 2>/dev/null || true
+		kids=$(cat "/proc/$p/task/$p/children" 2>/dev/null || true)
 		# shellcheck disable=SC2206 # pids: split on blanks
 		q+=($kids)
 	done
@@ -533,13 +557,19 @@ run() { # ROUND MODE [profile]
 	local present compared same vrc k0 k1 wsync wsync_ms wfpi
 	[ -n "$prof" ] && id=profile.$mode
 	say "round $r: $mode${prof:+ (profile run)}"
-	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop" "$remote/receivewal"
+	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$work/pgkeep-aspool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop" "$remote/receivewal"
 	as_pg cp -a "$work/template" "$work/data"
 	case $mode in
 	pgbackrest)
 		as_pg tee "$work/data/bench_mode.conf" >/dev/null <<CONF
 archive_mode = on
 archive_command = '$PGBACKREST --config=$work/pgbackrest.conf --stanza=$CLUSTER archive-push %p'
+CONF
+		;;
+	pgkeep-async)
+		as_pg tee "$work/data/bench_mode.conf" >/dev/null <<CONF
+archive_mode = on
+archive_command = '$PGKEEP --config $work/pgkeep-async.yaml archive-push --async %p'
 CONF
 		;;
 	*) echo "archive_mode = off" | as_pg tee "$work/data/bench_mode.conf" >/dev/null ;;
@@ -556,6 +586,13 @@ CONF
 		}
 		start_daemon "$id"
 		first=$(segno_of "$(curl -sf "http://$LISTEN/status" | jq -r .stream.segment)")
+		;;
+	pgkeep-async)
+		as_pg "${PK[@]}" create >"$work/out/create.$id.log" 2>&1 || {
+			cat "$work/out/create.$id.log" >&2
+			die "pgkeep create failed"
+		}
+		first=$(segno_of "$(psql_c "SELECT pg_walfile_name(pg_current_wal_lsn())")")
 		;;
 	pgbackrest)
 		as_pg mkdir -p "$work/pgbr-log" "$work/pgbr-lock" "$work/pgbr-spool"
@@ -588,7 +625,7 @@ CONF
 	i1=$(busy)
 	ck0=$(psql_c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
 	psql_c "SELECT pg_stat_reset_shared('wal')" >/dev/null
-	[ "$mode" = pgbackrest ] && arch=$(pm_child archiver)
+	async_mode "$mode" && arch=$(pm_child archiver)
 	[ "$mode" = pgkeep ] || [ "$mode" = receivewal ] && wsnd=$(pm_child walsender)
 	flush0=$(psql_c "SELECT pg_current_wal_flush_lsn() - '0/0'")
 	{
@@ -600,7 +637,7 @@ CONF
 	# Start of the measured interval.
 	b0=$(busy) o0=$(pg_ticks) k0=$(disk) tb0=$EPOCHREALTIME
 	if [ -n "$wsnd" ]; then d0=$(ticks "$DAEMON_PID") w0=$(ticks "$wsnd"); fi
-	if [ "$mode" = pgbackrest ]; then a0=$(ticks "$arch") x0=$(detached_ticks); fi
+	if async_mode "$mode"; then a0=$(ticks "$arch") x0=$(detached_ticks); fi
 	t0=$EPOCHREALTIME
 	as_pg /usr/bin/time -f '%e %U %S' -o "$work/out/pgbench.$id.time" \
 		"${DB_PIN[@]}" "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$JOBS" -T "$DURATION" postgres \
@@ -616,7 +653,7 @@ CONF
 		vmhwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON_PID/status")
 		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
 	fi
-	if [ "$mode" = pgbackrest ]; then a1=$(ticks "$arch") x1=$(detached_ticks); fi
+	if async_mode "$mode"; then a1=$(ticks "$arch") x1=$(detached_ticks); fi
 	flush1=$(psql_c "SELECT pg_current_wal_flush_lsn() - '0/0'")
 	ck1=$(psql_c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
 	read -r wsync wsync_ms wfpi < <(psql_c "SELECT wal_sync, wal_sync_time, wal_fpi FROM pg_stat_wal" | tr '|' ' ')
@@ -648,10 +685,12 @@ CONF
 		vmhwm_end=$(awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON_PID/status")
 		d2=$(ticks "$DAEMON_PID")
 		;;
-	pgbackrest)
+	pgbackrest | pgkeep-async)
 		for ((i = 0; i < 3000; i++)); do
 			got=$(psql_c "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
-			[[ "$got" > "$sw_seg" || "$got" = "$sw_seg" ]] && {
+			# pgkeep: and nothing left in the spool, i.e. all of it in the repository.
+			[[ "$got" > "$sw_seg" || "$got" = "$sw_seg" ]] &&
+				{ [ "$mode" = pgbackrest ] || ! ls "$ASPOOL" 2>/dev/null | grep -qE '^[0-9A-F]{24}$'; } && {
 				drain=$(awk -v a="$t_sw" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 				break
 			}
@@ -730,7 +769,7 @@ CONF
 		wait "$DAEMON_PID" 2>/dev/null || true
 		DAEMON_PID=""
 		;;
-	pgbackrest)
+	pgbackrest | pgkeep-async)
 		# Detached processes: reaped in the interval, plus the growth of the live ones.
 		async=$(cs "$x0" "$x1" "$(orphan_cpu "$tb0" "$tb1")")
 		res "$r" "$mode" async_cpu "$async"
@@ -741,13 +780,25 @@ CONF
 		res "$r" "$mode" archiver_cpu_drain "$(cs "$a0" "$a2")"
 		res "$r" "$mode" daemon_cpu_drain "$(awk -v a="$(vals_of "$r" "$mode" async_cpu_drain)" -v b="$(vals_of "$r" "$mode" archiver_cpu_drain)" 'BEGIN { printf "%.2f", a + b }')"
 		res "$r" "$mode" drain_s "$drain"
+		if [ "$mode" = pgkeep-async ]; then
+			read -r segs present compared same vrc < <(pgkeep_check "$id" "$first" "$last")
+			res "$r" "$mode" segs "$segs"
+			res "$r" "$mode" present "$present"
+			res "$r" "$mode" compared "$compared"
+			res "$r" "$mode" identical "$same"
+			res "$r" "$mode" verify_rc "$vrc"
+			res "$r" "$mode" first_seg "$(name_of 1 "$first")"
+			res "$r" "$mode" last_seg "$(name_of 1 "$last")"
+			# The uploader waits 30 s for more WAL: end it, as pg_stop ends pgBackRest's.
+			pkill -f -- "$work/pgkeep .*--async-worker" || true
+		fi
 		;;
 	esac
 	# Other load: busy CPUs minus ours (server, pgbench, daemon or async
 	# pgBackRest processes; the archiver's children are in pg_cpu already).
 	local extra=0
 	[ -n "$wsnd" ] && extra=$tool
-	[ "$mode" = pgbackrest ] && extra=$async
+	async_mode "$mode" && extra=$async
 	res "$r" "$mode" own_cpus "$(awk -v p="$(vals_of "$r" "$mode" pg_cpu)" -v q="$u" -v s="$s" -v e="$extra" -v w="$iv" 'BEGIN { printf "%.3f", (p + q + s + e) / w }')"
 	res "$r" "$mode" others "$(awk -v b="$(vals_of "$r" "$mode" busy_task)" -v o="$(vals_of "$r" "$mode" own_cpus)" 'BEGIN { printf "%.3f", b - o }')"
 	# Lag statistics over the samples taken while pgbench ran.
@@ -756,7 +807,7 @@ CONF
 	# What the reaper saw besides pg_ctl and the postmaster: detached processes.
 	res "$r" "$mode" detached "$(awk -v pm="$PM_PID" '$1 == "start" { c = $2; next } $2 != c && $2 != pm { n++ } END { print n + 0 }' "$REAP_LOG")"
 	res "$r" "$mode" detached_maxrss_kb "$(awk -v pm="$PM_PID" '$1 == "start" { c = $2; next } $2 != c && $2 != pm && $6 > m { m = $6 } END { print m + 0 }' "$REAP_LOG")"
-	[ "$mode" = pgbackrest ] && res "$r" "$mode" peak_rss_kb "$(vals_of "$r" "$mode" detached_maxrss_kb)"
+	async_mode "$mode" && res "$r" "$mode" peak_rss_kb "$(vals_of "$r" "$mode" detached_maxrss_kb)"
 	say "  $mode: $tps tps, $(((flush1 - flush0) / 1000000)) MB of WAL, drain ${drain} s"
 }
 vals_of() { awk -v r="$1" -v m="$2" -v k="$3" '$1 == r && $2 == m && $3 == k { print $4 }' "$R" | tail -n 1; }
@@ -778,7 +829,7 @@ lag_stats() {
 	{
 		t = $2; fl = $3; arch = -1
 		if (m == "pgkeep" && $5 != "-") arch = $5
-		if (m == "pgbackrest" && $4 != "-") arch = ($4 < 0) ? 0 : $4
+		if ((m == "pgbackrest" || m == "pgkeep-async") && $4 != "-") arch = ($4 < 0) ? 0 : $4
 		n++; T[n] = t; F[n] = fl
 		if (t < a || t > b) next
 		tot++
@@ -914,6 +965,13 @@ cmd="DURATION=$DURATION ROUNDS=$ROUNDS"
 [ "$PROFILE" = 1 ] && cmd+=" PROFILE=1"
 [ "$SPLIT" = 1 ] && cmd+=" SPLIT=1 DB_CPUS=$DB_CPUS REPO_CPUS=$REPO_CPUS"
 cmd+=" bash test/bench/server_stream.sh"
+async_line=""
+if has pgkeep-async; then
+	async_line="- pgkeep-async: archive_mode on, \`archive_command = 'pgkeep archive-push --async %p'\`, spool in the work directory,"
+	async_line+=" process-max 2, the same posix repository as pgkeep's (zstd level 3); its lag counts a segment from pg_stat_archiver"
+	async_line+=" like pgBackRest's, i.e. once it is fsynced in the spool (or already archived by the uploader's look-ahead), and its"
+	async_line+=" drain also waits for the spool to empty"
+fi
 rw_line=""
 if has receivewal; then
 	rw_line="- receivewal (a reference): archive_mode off; \`pg_receivewal --slot receivewal -D DIR -n\` ($("$PGBIN/pg_receivewal" -V | awk '{ print $3 }')),"
@@ -937,6 +995,7 @@ $(if [ "$SPLIT" = 1 ]; then echo "- **split** (SPLIT=1): database host = CPU(s) 
   default), spool $(if [ "$SPLIT" = 1 ]; then echo "on tmpfs beside the repository"; else echo "on the same disk"; fi), partial-interval $PARTIAL_INTERVAL, no schedules, listen $LISTEN for /status
 - pgBackRest: archive_mode on, \`archive_command = 'pgbackrest --config=WORK/pgbackrest.conf --stanza=$CLUSTER archive-push %p'\`,
   archive-async=y, spool-path, process-max=2, compress-type=zst, compress-level=3, posix repository, file log level info
+$async_line
 $rw_line
 - lag: sampled once a second while pgbench runs, over one extra connection (pg_current_wal_flush_lsn(), pg_stat_archiver)
   and GET /status; bytes = flush position − archived position (pgkeep: /status \`archived\`, WAL durable in the repository
@@ -1042,6 +1101,16 @@ if has pgbackrest; then
 	for ((r = 1; r <= ROUNDS; r++)); do
 		printf -- '- pgBackRest round %d: archiver failures %s; async processes %s s + archiver with archive-push children %s s of CPU\n' "$r" \
 			"$(vals_of "$r" pgbackrest archfail)" "$(vals_of "$r" pgbackrest async_cpu)" "$(vals_of "$r" pgbackrest archiver_cpu)"
+	done
+fi
+if has pgkeep-async; then
+	echo
+	for ((r = 1; r <= ROUNDS; r++)); do
+		printf -- '- pgkeep-async round %d: archiver failures %s; uploader %s s + archiver with archive-push children %s s of CPU; segments %s..%s: %s expected, %s in the repository, %s compared with pg_wal: %s identical; pgkeep verify exit status %s\n' "$r" \
+			"$(vals_of "$r" pgkeep-async archfail)" "$(vals_of "$r" pgkeep-async async_cpu)" "$(vals_of "$r" pgkeep-async archiver_cpu)" \
+			"$(vals_of "$r" pgkeep-async first_seg)" "$(vals_of "$r" pgkeep-async last_seg)" "$(vals_of "$r" pgkeep-async segs)" \
+			"$(vals_of "$r" pgkeep-async present)" "$(vals_of "$r" pgkeep-async compared)" "$(vals_of "$r" pgkeep-async identical)" \
+			"$(vals_of "$r" pgkeep-async verify_rc)"
 	done
 fi
 
