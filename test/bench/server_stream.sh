@@ -550,11 +550,24 @@ pgkeep_check() {
 	echo "$((last - first + 1)) $present $compared $same $rc"
 }
 
+# check_repo ROUND MODE ID FIRST_SEGNO LAST_SEGNO: pgkeep_check, recorded.
+check_repo() {
+	local r=$1 m=$2 segs present compared same vrc
+	read -r segs present compared same vrc < <(pgkeep_check "$3" "$4" "$5")
+	res "$r" "$m" segs "$segs"
+	res "$r" "$m" present "$present"
+	res "$r" "$m" compared "$compared"
+	res "$r" "$m" identical "$same"
+	res "$r" "$m" verify_rc "$vrc"
+	res "$r" "$m" first_seg "$(name_of 1 "$4")"
+	res "$r" "$m" last_seg "$(name_of 1 "$5")"
+}
+
 # ---------------------------------------------------------------- 3. one run
 run() { # ROUND MODE [profile]
 	local r=$1 mode=$2 prof=${3:-} id=$1.$2 arch="" b0 b1 i0 i1 o0 o1 d0 d1 d2 w0 w1 a0 a1 a2 x0 x1 x2 t0 t1 tb0 tb1 tdr
-	local flush0 flush1 ck0 ck1 wsnd="" sw_flush sw_seg t_sw drain first last segs rss vmhwm vmhwm_end got
-	local present compared same vrc k0 k1 wsync wsync_ms wfpi
+	local flush0 flush1 ck0 ck1 wsnd="" sw_flush sw_seg t_sw drain first last rss vmhwm vmhwm_end got
+	local k0 k1 wsync wsync_ms wfpi
 	[ -n "$prof" ] && id=profile.$mode
 	say "round $r: $mode${prof:+ (profile run)}"
 	rm -rf "$work/data" "$remote/pgkeep-repo" "$remote/pgkeep-spool" "$work/pgkeep-aspool" "$remote/pgbr-repo" "$work/pgbr-spool" "$work/pgbr-log" "$work/pgbr-lock" "$work/stop" "$remote/receivewal"
@@ -750,14 +763,7 @@ CONF
 		res "$r" "$mode" vmrss_kb "$rss"
 		res "$r" "$mode" vmhwm_end_kb "$vmhwm_end"
 		res "$r" "$mode" drain_s "$drain"
-		read -r segs present compared same vrc < <(pgkeep_check "$id" "$first" "$last")
-		res "$r" "$mode" segs "$segs"
-		res "$r" "$mode" present "$present"
-		res "$r" "$mode" compared "$compared"
-		res "$r" "$mode" identical "$same"
-		res "$r" "$mode" verify_rc "$vrc"
-		res "$r" "$mode" first_seg "$(name_of 1 "$first")"
-		res "$r" "$mode" last_seg "$(name_of 1 "$last")"
+		check_repo "$r" "$mode" "$id" "$first" "$last"
 		stop_daemon "$id"
 		;;
 	receivewal)
@@ -781,14 +787,7 @@ CONF
 		res "$r" "$mode" daemon_cpu_drain "$(awk -v a="$(vals_of "$r" "$mode" async_cpu_drain)" -v b="$(vals_of "$r" "$mode" archiver_cpu_drain)" 'BEGIN { printf "%.2f", a + b }')"
 		res "$r" "$mode" drain_s "$drain"
 		if [ "$mode" = pgkeep-async ]; then
-			read -r segs present compared same vrc < <(pgkeep_check "$id" "$first" "$last")
-			res "$r" "$mode" segs "$segs"
-			res "$r" "$mode" present "$present"
-			res "$r" "$mode" compared "$compared"
-			res "$r" "$mode" identical "$same"
-			res "$r" "$mode" verify_rc "$vrc"
-			res "$r" "$mode" first_seg "$(name_of 1 "$first")"
-			res "$r" "$mode" last_seg "$(name_of 1 "$last")"
+			check_repo "$r" "$mode" "$id" "$first" "$last"
 			# The uploader waits 30 s for more WAL: end it, as pg_stop ends pgBackRest's.
 			pkill -f -- "$work/pgkeep .*--async-worker" || true
 		fi
