@@ -43,10 +43,7 @@ func Bind(fs *pflag.FlagSet, keys ...string) *Flags {
 	f := &Flags{}
 	defaults := Defaults()
 	for _, key := range keys {
-		l := settings.byKey[key]
-		if l == nil || l.kind == kindSecret {
-			panic("configs.Bind: no flag for " + key)
-		}
+		l := flagLeaf(key)
 		f.add(fs, l, flagName(key), l.usage, defaults)
 	}
 	return f
@@ -56,11 +53,17 @@ func Bind(fs *pflag.FlagSet, keys ...string) *Flags {
 // the setting key, described by usage; Load applies it like the key's own
 // flag, after it. It panics like Bind.
 func (f *Flags) Alias(fs *pflag.FlagSet, name, key, usage string) {
+	f.add(fs, flagLeaf(key), name, usage, Defaults())
+}
+
+// flagLeaf is the setting key, which may have a flag; it panics on a key
+// that is not a setting or is a secret.
+func flagLeaf(key string) *leaf {
 	l := settings.byKey[key]
 	if l == nil || l.kind == kindSecret {
-		panic("configs.Flags.Alias: no flag for " + key)
+		panic("configs: no flag for " + key)
 	}
-	f.add(fs, l, name, usage, Defaults())
+	return l
 }
 
 func (f *Flags) add(fs *pflag.FlagSet, l *leaf, name, usage string, defaults *Config) {

@@ -105,7 +105,6 @@ func runArchiveUploader(ctx context.Context, g *globals, o archivePushOptions) e
 		Dir:        asyncpush.Dir(cfg.Archive.SpoolPath, cfg.Cluster),
 		WALDir:     o.walDir,
 		ProcessMax: cfg.Archive.ProcessMax,
-		QueueMax:   int64(cfg.Archive.QueueMaxMB) << 20,
 		Idle:       o.idle,
 		Open: func(ctx context.Context) (*repo.Repo, *repo.ClusterInfo, error) {
 			return openCluster(ctx, cfg)

@@ -52,17 +52,10 @@ func copyAndSync(dst, src *os.File) error {
 }
 
 // publish makes the temporary file tmp the queued file name, durably:
-// rename and fsync of the directory. With exclusive an existing name is
-// left alone and the error wraps os.ErrExist.
-func (s spoolDir) publish(tmp, name string, exclusive bool) error {
-	var err error
-	if exclusive {
-		err = os.Link(tmp, s.path(name))
-		os.Remove(tmp) // linked or refused, the temporary name goes
-	} else if err = os.Rename(tmp, s.path(name)); err != nil {
+// rename and fsync of the directory.
+func (s spoolDir) publish(tmp, name string) error {
+	if err := os.Rename(tmp, s.path(name)); err != nil {
 		os.Remove(tmp)
-	}
-	if err != nil {
 		return fmt.Errorf("spool %s: %w", name, err)
 	}
 	if err := durable.SyncDir(s.dir); err != nil {

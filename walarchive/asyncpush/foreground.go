@@ -84,7 +84,7 @@ func (f *Foreground) Push(ctx context.Context, path string) (Outcome, error) {
 	if err != nil {
 		return 0, fmt.Errorf("push %s: %w", name, err)
 	}
-	if err := s.publish(tmp, name, false); err != nil {
+	if err := s.publish(tmp, name); err != nil {
 		return 0, fmt.Errorf("push %s: %w", name, err)
 	}
 	return Spooled, nil
@@ -149,7 +149,7 @@ func archivedBefore(s spoolDir, name string, src *os.File) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("push %s: %w", name, err)
 		}
-		if id := fileIDOf(fi); id != nil && *id == *m.File && m.Size == fi.Size() {
+		if id := fileIDOf(fi); id != nil && *id == *m.File {
 			return true, nil
 		}
 	}

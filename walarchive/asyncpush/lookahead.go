@@ -86,15 +86,8 @@ func (w *session) pushAhead(ctx context.Context, name string) error {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
-	defer cancel()
-	start := time.Now()
-	res, err := walarchive.PushFile(ctx, w.repo, w.cluster, f, stillReady, w.u.Log)
-	if err != nil {
-		return err
-	}
-	w.archived(name, res, fileIDOf(fi), start)
-	return nil
+	_, err = w.push(ctx, name, f, stillReady, fileIDOf(fi))
+	return err
 }
 
 // errNoLongerReady: a look-ahead's file stopped being ready for archiving.

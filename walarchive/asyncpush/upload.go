@@ -52,14 +52,10 @@ func (w *session) upload(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
-	defer cancel()
-	start := time.Now()
-	res, err := walarchive.PushFile(ctx, w.repo, w.cluster, f, nil, w.u.Log)
+	res, err := w.push(ctx, name, f, nil, nil)
 	if err != nil {
 		return err
 	}
-	w.archived(name, res, nil, start)
 	if w.uploaded(path, fi, res.Size, res.Digest.String()) {
 		if err := os.Remove(path); err != nil {
 			w.u.Log.Warn("cannot remove the archived file from the spool", "wal", name, "err", err)
@@ -68,10 +64,18 @@ func (w *session) upload(ctx context.Context, name string) error {
 	return nil
 }
 
-// archived records that name is durable in the repository: done/<name>
-// (with the identity of the file in pg_wal when the look-ahead archived
-// it), no error marker.
-func (w *session) archived(name string, res walarchive.PushResult, id *fileID, start time.Time) {
+// push archives f, opened by walarchive.OpenWAL, under name with
+// walarchive.PushFile (check: see there) and, once it is durable in the
+// repository, records it: done/<name> (with id, the identity of the file
+// in pg_wal, when the look-ahead archived it), no error marker.
+func (w *session) push(ctx context.Context, name string, f *os.File, check func() error, id *fileID) (walarchive.PushResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := walarchive.PushFile(ctx, w.repo, w.cluster, f, check, w.u.Log)
+	if err != nil {
+		return res, err
+	}
 	m := doneMarker{Size: res.Size, SHA256: res.Digest.String(), Archived: w.now(), File: id}
 	if err := w.s.writeMarker(doneDir, name, m); err != nil {
 		w.u.Log.Warn("cannot write the done marker", "wal", name, "err", err)
@@ -81,12 +85,12 @@ func (w *session) archived(name string, res walarchive.PushResult, id *fileID, s
 	}
 	w.u.Log.Info("archived", "wal", name, "bytes", res.Size, "already", res.Already, "ahead", id != nil,
 		"took", time.Since(start).Round(time.Millisecond))
+	return res, nil
 }
 
 // uploaded reports whether the spooled file at path is what was uploaded:
-// the same file (fi), or the same content (a push or the look-ahead may
-// have published a copy over it meanwhile). Anything else stays for the
-// next upload.
+// the same file (fi), or the same content (a push may have published a
+// copy over it meanwhile). Anything else stays for the next upload.
 func (w *session) uploaded(path string, fi os.FileInfo, size int64, sum string) bool {
 	f, err := os.Open(path)
 	if err != nil {

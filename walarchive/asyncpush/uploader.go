@@ -22,7 +22,6 @@ type Uploader struct {
 	Dir        string        // the cluster's spool directory (see Dir)
 	WALDir     string        // the server's pg_wal, to look ahead at archive_status/*.ready; "": no look-ahead
 	ProcessMax int           // parallel uploads
-	QueueMax   int64         // the spool's limit in bytes (look-ahead fills at most half); 0: none
 	Idle       time.Duration // exit after the spool has been empty this long (0: at once)
 	Open       OpenFunc
 	Log        *slog.Logger
