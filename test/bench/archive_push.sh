@@ -259,9 +259,11 @@ fresh() {
 	as_pg cp -a "$work/$1-template" "$2"
 	sync
 }
-# stored DIR: count and total size of the archived segment files under DIR.
+# stored DIR: count and total size of the archived segment files under DIR,
+# by their final names only (pgkeep: <name>; pgBackRest: <name>-<sha1>[.zst];
+# pgBackRest writes <name>-<sha1>.zst.pgbackrest.tmp first, pgkeep .tmp-*).
 stored() {
-	find "$1" -type f -regextype posix-extended -regex '.*/[0-9A-F]{24}[^/]*' -printf '%s\n' |
+	find "$1" -type f -regextype posix-extended -regex '.*/[0-9A-F]{24}(-[0-9a-f]{40}(\.zst)?)?' -printf '%s\n' |
 		awk '{ n++; b += $1 } END { printf "%d %d\n", n, b }'
 }
 check_stored() { # TOOL DIR N -> bytes
@@ -295,9 +297,8 @@ reset_async() {
 		while read -r f; do ln "$f" "$d/pg_wal/"; : >"$d/pg_wal/archive_status/${f##*/}.ready"; done <"$1/segs.list"' _ "$work"
 	sync
 }
-# durable DIR: how many segments are published under DIR (final names only:
-# pgBackRest writes <name>-<sha1>.zst.pgbackrest.tmp first, pgkeep .tmp-*).
-durable() { find "$1" -type f -regextype posix-extended -regex '.*/[0-9A-F]{24}(-[0-9a-f]{40}\.zst)?' | wc -l; }
+# durable DIR: how many segments are published under DIR.
+durable() { stored "$1" | cut -d' ' -f1; }
 wait_durable() { # TOOL DIR
 	local i
 	for ((i = 0; i < 12000; i++)); do
