@@ -77,8 +77,8 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o Options) (*repo.Manifest, error) {
 	o.defaults()
 	if o.Source.Info.SystemID != o.Cluster.SystemID {
-		return nil, fmt.Errorf("source has system identifier %d, cluster %q has %d: %w",
-			o.Source.Info.SystemID, o.Cluster.Name, o.Cluster.SystemID, repo.ErrClusterMismatch)
+		return nil, fmt.Errorf("source has system identifier %d, cluster %q has %d%s: %w",
+			o.Source.Info.SystemID, o.Cluster.Name, o.Cluster.SystemID, repo.UpgradeHint(o.Cluster, o.Source.Info.SystemID), repo.ErrClusterMismatch)
 	}
 	if o.Source.Info.Major() < 15 {
 		return nil, fmt.Errorf("backups from PostgreSQL %d are not supported yet (15 or later)", o.Source.Info.Major())
@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options) (*repo.Manifest, error) {
 	if err := removeLeftovers(ctx, o.Repo, o.Cluster.Name, o.Log); err != nil {
 		return nil, err
 	}
-	parent, err := chooseParent(ctx, o.Repo, o.Cluster.Name, &o.Type, o.Log)
+	parent, err := chooseParent(ctx, o.Repo, o.Cluster, &o.Type, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (b *backup) run(ctx context.Context, parent *repo.Manifest) (*repo.Manifest
 	if err := b.stream(ctx); err != nil {
 		return nil, err
 	}
-	if err := waitForWAL(ctx, b.o.Repo, b.m, b.o.WALTimeout); err != nil {
+	if err := waitForWAL(ctx, b.o.Repo, b.o.Cluster, b.m, b.o.WALTimeout); err != nil {
 		return nil, err
 	}
 	if err := b.lock.Err(); err != nil {

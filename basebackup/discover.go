@@ -161,7 +161,7 @@ func checkSystemID(subject string, got, want uint64) error {
 	if want == 0 || got == want {
 		return nil
 	}
-	return fmt.Errorf("%s has system identifier %d, but the repository's cluster has %d: it is another cluster, nothing was written: %w",
+	return fmt.Errorf("%s has system identifier %d, but the repository's cluster has %d: it is another cluster, or this one after pg_upgrade (register it with `pgkeep create --upgrade`); nothing was written: %w",
 		subject, got, want, repo.ErrClusterMismatch)
 }
 

@@ -8,22 +8,27 @@ import (
 )
 
 // chooseParent finds the backup a diff (the newest full) or incr (the
-// newest backup) builds on. Without one, the backup becomes a full one, as
-// pgBackRest does, with a warning.
-func chooseParent(ctx context.Context, r *repo.Repo, cluster string, typ *string, log *slog.Logger) (*repo.Manifest, error) {
+// newest backup) of the cluster's current generation c builds on: never a
+// backup from before a pg_upgrade, whose files belong to another system.
+// Without one, the backup becomes a full one, as pgBackRest does, with a
+// warning.
+func chooseParent(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, typ *string, log *slog.Logger) (*repo.Manifest, error) {
 	if *typ == repo.BackupFull {
 		return nil, nil
 	}
-	ms, err := r.Manifests(ctx, cluster)
+	ms, err := r.Manifests(ctx, c.Name)
 	if err != nil {
 		return nil, err
 	}
 	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].SystemID != c.SystemID {
+			continue
+		}
 		if *typ == repo.BackupIncr || ms[i].Type == repo.BackupFull {
 			return ms[i], nil
 		}
 	}
-	log.Warn("no full backup to build on: taking a full backup", "requested", *typ)
+	log.Warn("no full backup of this system to build on: taking a full backup", "requested", *typ, "system-id", c.SystemID)
 	*typ = repo.BackupFull
 	return nil, nil
 }

@@ -13,14 +13,14 @@ import (
 // waitForWAL waits until every segment from the backup's start to its stop
 // is archived: without them the backup cannot become consistent, so the
 // manifest is not written before.
-func waitForWAL(ctx context.Context, r *repo.Repo, m *repo.Manifest, timeout time.Duration) error {
+func waitForWAL(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, m *repo.Manifest, timeout time.Duration) error {
 	first, _ := pg.ParseWALName(m.StartWAL)
 	last, _ := pg.ParseWALName(m.StopWAL)
 	deadline := time.Now().Add(timeout)
 	for no := first.SegNo(m.WALSegmentSize); no <= last.SegNo(m.WALSegmentSize); no++ {
 		name := pg.SegmentName(m.Timeline, no, m.WALSegmentSize)
 		for delay := 20 * time.Millisecond; ; delay = min(2*delay, 250*time.Millisecond) {
-			ok, err := walarchive.Exists(ctx, r, m.Cluster, name)
+			ok, err := walarchive.Exists(ctx, r, c, name)
 			if err != nil {
 				return fmt.Errorf("look for WAL %s: %w", name, err)
 			}

@@ -245,14 +245,7 @@ func PlanWALExpire(idx *WALIndex, keep []*Manifest) (WALExpiry, error) {
 			e.Objects = append(e.Objects, o)
 		}
 	}
-	sort.Slice(e.Objects, func(i, j int) bool { return e.Objects[i].Name.Name < e.Objects[j].Name.Name })
-	for _, o := range e.Objects {
-		e.Count++
-		e.Bytes += o.Size
-	}
-	if e.Count > 0 {
-		e.First, e.Last = e.Objects[0].Name.Name, e.Objects[e.Count-1].Name.Name
-	}
+	e.summarize()
 	return e, nil
 }
 
@@ -270,7 +263,17 @@ type ExpireResult struct {
 	DryRun  bool            `json:"dry-run"`
 	Backups []ExpiredBackup `json:"backups"`
 	Kept    []string        `json:"kept"`
-	WAL     WALExpiry       `json:"wal"`
+	WAL     WALExpiry       `json:"wal"` // of the current generation
+	// Earlier is the WAL of generations from before an upgrade that no
+	// kept backup needs: all of it once none of their backups is kept.
+	Earlier []GenerationExpiry `json:"earlier-generations,omitempty"`
+}
+
+// GenerationExpiry is the WAL expire removes from an earlier generation.
+type GenerationExpiry struct {
+	Generation int       `json:"generation"`
+	SystemID   uint64    `json:"system-id,string"`
+	WAL        WALExpiry `json:"wal"`
 }
 
 // Expire removes the backups and WAL that ret no longer keeps, under the
@@ -313,12 +316,18 @@ func (r *Repo) Expire(ctx context.Context, c *ClusterInfo, ret Retention, opts E
 			return res, err
 		}
 	}
-	for _, o := range res.WAL.Objects {
-		if err := lock.Err(); err != nil {
-			return res, fmt.Errorf("expire %s: %w", c.Name, err)
-		}
-		if err := r.store.Remove(ctx, o.Key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return res, fmt.Errorf("expire WAL %s: %w", o.Name.Name, err)
+	walSets := []WALExpiry{res.WAL}
+	for _, g := range res.Earlier {
+		walSets = append(walSets, g.WAL)
+	}
+	for _, set := range walSets {
+		for _, o := range set.Objects {
+			if err := lock.Err(); err != nil {
+				return res, fmt.Errorf("expire %s: %w", c.Name, err)
+			}
+			if err := r.store.Remove(ctx, o.Key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return res, fmt.Errorf("expire WAL %s: %w", o.Name.Name, err)
+			}
 		}
 	}
 	return res, nil
@@ -333,15 +342,18 @@ func (r *Repo) planExpire(ctx context.Context, c *ClusterInfo, ret Retention, op
 	if err != nil {
 		return nil, plan, err
 	}
-	idx, err := r.IndexWAL(ctx, c)
-	if err != nil {
-		return nil, plan, fmt.Errorf("expire %s: %w", c.Name, err)
+	res := &ExpireResult{Cluster: c.Name, DryRun: opts.DryRun, Backups: plan.Remove, Kept: []string{}}
+	for _, g := range c.Generations() {
+		wal, err := r.planWALExpire(ctx, g, g.Gen() == c.Gen(), plan.Keep)
+		if err != nil {
+			return nil, plan, fmt.Errorf("expire %s: WAL: %w", c.Name, err)
+		}
+		if g.Gen() == c.Gen() {
+			res.WAL = wal
+		} else if wal.Count > 0 {
+			res.Earlier = append(res.Earlier, GenerationExpiry{Generation: g.Gen(), SystemID: g.SystemID, WAL: wal})
+		}
 	}
-	wal, err := PlanWALExpire(idx, plan.Keep)
-	if err != nil {
-		return nil, plan, fmt.Errorf("expire %s: WAL: %w", c.Name, err)
-	}
-	res := &ExpireResult{Cluster: c.Name, DryRun: opts.DryRun, Backups: plan.Remove, WAL: wal, Kept: []string{}}
 	if res.Backups == nil {
 		res.Backups = []ExpiredBackup{}
 	}
@@ -349,6 +361,53 @@ func (r *Repo) planExpire(ctx context.Context, c *ClusterInfo, ret Retention, op
 		res.Kept = append(res.Kept, m.Label)
 	}
 	return res, plan, nil
+}
+
+// planWALExpire plans the WAL expiry of generation g, with the backups of
+// keep that are of its system. The WAL of an earlier generation (not
+// current) none of whose backups is kept goes whole, history files too:
+// nothing can recover through it any more.
+func (r *Repo) planWALExpire(ctx context.Context, g *ClusterInfo, current bool, keep []*Manifest) (WALExpiry, error) {
+	var mine []*Manifest
+	for _, m := range keep {
+		if m.SystemID == g.SystemID {
+			mine = append(mine, m)
+		}
+	}
+	if len(mine) > 0 || current {
+		idx, err := r.IndexWAL(ctx, g)
+		if err != nil {
+			return WALExpiry{}, err
+		}
+		return PlanWALExpire(idx, mine)
+	}
+	var e WALExpiry
+	err := r.store.List(ctx, g.WALPrefix(), func(info storage.ObjectInfo) error {
+		w, err := pg.ParseWALName(WALNameOfKey(info.Key))
+		if err != nil {
+			return nil // not WAL: verify reports it
+		}
+		e.Objects = append(e.Objects, WALObject{Key: info.Key, Name: w, Size: info.Size, ModTime: info.ModTime})
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("list WAL of %s: %w", g.Describe(), err)
+	}
+	e.summarize()
+	return e, nil
+}
+
+// summarize sorts e's objects and fills in its counts and range.
+func (e *WALExpiry) summarize() {
+	sort.Slice(e.Objects, func(i, j int) bool { return e.Objects[i].Name.Name < e.Objects[j].Name.Name })
+	e.Count, e.Bytes = 0, 0
+	for _, o := range e.Objects {
+		e.Count++
+		e.Bytes += o.Size
+	}
+	if e.Count > 0 {
+		e.First, e.Last = e.Objects[0].Name.Name, e.Objects[e.Count-1].Name.Name
+	}
 }
 
 // removeBackup removes the manifest of label, then every other object of it.

@@ -137,7 +137,7 @@ func walIndex(t *testing.T, names ...string) *WALIndex {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := WALObject{Key: WALKey("c", n), Name: w, Size: 100}
+		o := WALObject{Key: walKey("c", n), Name: w, Size: 100}
 		switch w.Kind {
 		case pg.KindSegment:
 			addSeg(idx.Segments, o, seg)
@@ -237,12 +237,18 @@ const testSegSize = 1 << 20 // the smallest segment PostgreSQL allows
 // inherit are files of earlier backups it references unchanged.
 func testBackup(t *testing.T, r *Repo, label, parent string, startSeg uint64, files map[string]string, inherit ...File) *Manifest {
 	t.Helper()
+	return testBackupOf(t, r, 1, label, parent, startSeg, files, inherit...)
+}
+
+// testBackupOf is testBackup of system identifier sysid.
+func testBackupOf(t *testing.T, r *Repo, sysid uint64, label, parent string, startSeg uint64, files map[string]string, inherit ...File) *Manifest {
+	t.Helper()
 	ctx := context.Background()
 	m := planManifest(label, parent)
 	if parent != "" {
 		m.Chain = []string{parent}
 	}
-	m.Cluster, m.Timeline, m.WALSegmentSize = "c", 1, testSegSize
+	m.Cluster, m.SystemID, m.Timeline, m.WALSegmentSize = "c", sysid, 1, testSegSize
 	m.StartLSN = pg.LSN(startSeg*testSegSize + 0x28).String()
 	m.StopLSN = pg.LSN(startSeg*testSegSize + 0x100).String()
 	m.StartWAL = pg.SegmentName(1, startSeg, testSegSize)
@@ -283,11 +289,17 @@ func testCluster(t *testing.T, r *Repo) *ClusterInfo {
 // putWAL archives segments first..last of timeline 1 (plain size one segment).
 func putWAL(t *testing.T, r *Repo, first, last uint64) {
 	t.Helper()
+	putWALOf(t, r, &ClusterInfo{Name: "c"}, first, last)
+}
+
+// putWALOf is putWAL into the archive of generation g.
+func putWALOf(t *testing.T, r *Repo, g *ClusterInfo, first, last uint64) {
+	t.Helper()
 	for no := first; no <= last; no++ {
 		name := pg.SegmentName(1, no, testSegSize)
 		data := make([]byte, testSegSize)
 		copy(data, name)
-		if _, _, err := r.PutObject(context.Background(), WALKey("c", name), data, true); err != nil {
+		if _, _, err := r.PutObject(context.Background(), g.WALKey(name), data, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -305,7 +317,7 @@ func TestExpire(t *testing.T) {
 	testBackup(t, r, d1, f1, 4, map[string]string{"base/1/1": "one'"})
 	testBackup(t, r, f2, "", 6, map[string]string{"PG_VERSION": "15", "base/1/1": "two"})
 	putWAL(t, r, 1, 8)
-	if _, _, err := r.PutObject(ctx, WALKey("c", "00000002.history"), []byte("1\t0/9000000\tx\n"), true); err != nil {
+	if _, _, err := r.PutObject(ctx, walKey("c", "00000002.history"), []byte("1\t0/9000000\tx\n"), true); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
@@ -345,12 +357,12 @@ func TestExpire(t *testing.T) {
 	}
 	left := map[string]bool{}
 	r.Storage().List(ctx, "c/", func(info storage.ObjectInfo) error { left[info.Key] = true; return nil })
-	for _, gone := range []string{BundleKey("c", f1, 0), BundleKey("c", d1, 0), WALKey("c", pg.SegmentName(1, 5, testSegSize))} {
+	for _, gone := range []string{BundleKey("c", f1, 0), BundleKey("c", d1, 0), walKey("c", pg.SegmentName(1, 5, testSegSize))} {
 		if left[gone] {
 			t.Errorf("%s not removed", gone)
 		}
 	}
-	for _, kept := range []string{BundleKey("c", f2, 0), WALKey("c", pg.SegmentName(1, 6, testSegSize)), WALKey("c", "00000002.history")} {
+	for _, kept := range []string{BundleKey("c", f2, 0), walKey("c", pg.SegmentName(1, 6, testSegSize)), walKey("c", "00000002.history")} {
 		if !left[kept] {
 			t.Errorf("%s removed", kept)
 		}
@@ -385,7 +397,7 @@ func TestExpireWithoutBackupsKeepsWAL(t *testing.T) {
 		t.Fatalf("no retention: %v", err)
 	}
 	var n int
-	r.Storage().List(ctx, WALPrefix("c"), func(storage.ObjectInfo) error { n++; return nil })
+	r.Storage().List(ctx, (&ClusterInfo{Name: "c"}).WALPrefix(), func(storage.ObjectInfo) error { n++; return nil })
 	if n != 3 {
 		t.Fatalf("%d WAL objects left", n)
 	}

@@ -104,6 +104,7 @@ type verifier struct {
 	bundles    map[string]map[int]int64 // label -> bundle number -> stored size
 	referenced map[string]map[int]bool  // bundles some readable manifest uses
 	wal        []storage.ObjectInfo
+	walGen     []*ClusterInfo // the generation of each of wal
 	unknown    []string
 }
 
@@ -126,8 +127,9 @@ func (v *verifier) inventory(ctx context.Context) error {
 		rest := strings.TrimPrefix(info.Key, prefix)
 		switch {
 		case slices.Contains(clusterFiles, rest):
-		case strings.HasPrefix(rest, "wal/") && v.walObject(info.Key):
+		case strings.HasPrefix(rest, "wal") && v.walObject(info.Key) != nil:
 			v.wal = append(v.wal, info)
+			v.walGen = append(v.walGen, v.walObject(info.Key))
 		case strings.HasPrefix(rest, "backup/") && v.backupObject(info):
 		default:
 			v.unknown = append(v.unknown, info.Key)
@@ -136,10 +138,19 @@ func (v *verifier) inventory(ctx context.Context) error {
 	})
 }
 
-func (v *verifier) walObject(key string) bool {
+// walObject returns the generation whose WAL object key is, or nil when it
+// is none's.
+func (v *verifier) walObject(key string) *ClusterInfo {
 	name := WALNameOfKey(key)
-	_, err := pg.ParseWALName(name)
-	return err == nil && WALKey(v.c.Name, name) == key
+	if _, err := pg.ParseWALName(name); err != nil {
+		return nil
+	}
+	for _, g := range v.c.Generations() {
+		if g.WALKey(name) == key {
+			return g
+		}
+	}
+	return nil
 }
 
 func (v *verifier) backupObject(info storage.ObjectInfo) bool {
@@ -289,7 +300,7 @@ func (v *verifier) missingBundle(key string, uses []partUse) {
 // walObjects reads and verifies every WAL object, in parallel.
 func (v *verifier) walObjects(ctx context.Context) {
 	errs := make([]error, len(v.wal))
-	parallel(ctx, v.workers, len(v.wal), func(i int) { errs[i] = v.checkWAL(ctx, v.wal[i].Key) })
+	parallel(ctx, v.workers, len(v.wal), func(i int) { errs[i] = v.checkWAL(ctx, v.walGen[i], v.wal[i].Key) })
 	for i, o := range v.wal {
 		v.rep.WALObjects++
 		v.rep.Bytes += o.Size
@@ -300,8 +311,8 @@ func (v *verifier) walObjects(ctx context.Context) {
 }
 
 // checkWAL verifies one WAL object's checksum and that its content fits
-// its name: a whole segment, or a parsable history file.
-func (v *verifier) checkWAL(ctx context.Context, key string) error {
+// its name: a whole segment of generation g, or a parsable history file.
+func (v *verifier) checkWAL(ctx context.Context, g *ClusterInfo, key string) error {
 	name, _ := pg.ParseWALName(WALNameOfKey(key))
 	var n countingWriter
 	var hist bytes.Buffer
@@ -312,11 +323,11 @@ func (v *verifier) checkWAL(ctx context.Context, key string) error {
 	if _, err := v.r.ReadObject(ctx, key, w); err != nil {
 		return err
 	}
-	seg := v.c.WALSegmentSize
+	seg := g.WALSegmentSize
 	switch name.Kind {
 	case pg.KindSegment:
 		if int64(n) != seg {
-			return fmt.Errorf("%s holds %d bytes, a WAL segment of cluster %s has %d", key, n, v.c.Name, seg)
+			return fmt.Errorf("%s holds %d bytes, a WAL segment of cluster %s has %d", key, n, g.Name, seg)
 		}
 	case pg.KindPartial:
 		if int64(n) > seg {
@@ -337,25 +348,42 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// chains checks each backup's own WAL and the gaps in every timeline.
+// chains checks each backup's own WAL and the gaps in every timeline, in
+// the WAL of each generation of the cluster.
 func (v *verifier) chains(ctx context.Context, ms []*Manifest) {
-	idx, err := v.r.IndexWAL(ctx, v.c)
+	a, err := v.r.IndexArchive(ctx, v.c)
 	if err != nil {
 		v.add(Problem{Severity: SeverityError, Message: "cannot index the WAL archive: " + err.Error()})
 		return
 	}
-	from, haveFrom := uint64(0), false
 	for _, m := range ms {
-		if w := idx.Window(m, m.Timeline); !w.Restorable {
+		if a.Of(m.SystemID) == nil {
 			v.add(Problem{Severity: SeverityError, Label: m.Label,
-				Message: fmt.Sprintf("not restorable: its WAL %s..%s: %s", m.StartWAL, m.StopWAL, w.Problem)})
-		}
-		if lsn, err := pg.ParseLSN(m.StartLSN); err == nil && (!haveFrom || uint64(lsn)/uint64(idx.SegSize) < from) {
-			from, haveFrom = uint64(lsn)/uint64(idx.SegSize), true
+				Message: fmt.Sprintf("backup of system identifier %d, which is none of the cluster's (%s)", m.SystemID, v.c.Describe())})
 		}
 	}
-	for _, g := range WALGaps(idx, from, haveFrom) {
-		v.add(Problem{Severity: SeverityError, Message: g.String()})
+	gens := v.c.Generations()
+	for i, idx := range a {
+		where := ""
+		if len(a) > 1 {
+			where = gens[i].Describe() + ": "
+		}
+		from, haveFrom := uint64(0), false
+		for _, m := range ms {
+			if m.SystemID != idx.SystemID {
+				continue
+			}
+			if w := idx.Window(m, m.Timeline); !w.Restorable {
+				v.add(Problem{Severity: SeverityError, Label: m.Label,
+					Message: fmt.Sprintf("not restorable: its WAL %s..%s: %s", m.StartWAL, m.StopWAL, w.Problem)})
+			}
+			if lsn, err := pg.ParseLSN(m.StartLSN); err == nil && (!haveFrom || uint64(lsn)/uint64(idx.SegSize) < from) {
+				from, haveFrom = uint64(lsn)/uint64(idx.SegSize), true
+			}
+		}
+		for _, g := range WALGaps(idx, from, haveFrom) {
+			v.add(Problem{Severity: SeverityError, Message: where + g.String()})
+		}
 	}
 }
 
@@ -491,7 +519,14 @@ type TimelineWindow struct {
 
 // RecoveryWindows returns the window of every timeline, of the archive or
 // of a backup, that some restorable backup of ms (oldest first) reaches.
-func RecoveryWindows(idx *WALIndex, ms []*Manifest) []TimelineWindow {
+// Backups of another system than idx's (another generation) are left out.
+func RecoveryWindows(idx *WALIndex, all []*Manifest) []TimelineWindow {
+	var ms []*Manifest
+	for _, m := range all {
+		if idx.system(m) {
+			ms = append(ms, m)
+		}
+	}
 	tlis := map[uint32]bool{}
 	for t := range idx.Segments {
 		tlis[t] = true

@@ -132,11 +132,11 @@ func TestVerifyPosix(t *testing.T) {
 	// in the middle), an interrupted backup and an unknown object.
 	p := unchanged.Parts[0]
 	flipByte(t, filepath.Join(root, BundleKey("c", f1, 0)), p.BOffset+p.BLength/2)
-	seg7 := WALKey("c", pg.SegmentName(1, 7, testSegSize))
+	seg7 := walKey("c", pg.SegmentName(1, 7, testSegSize))
 	info, _ := s.Stat(ctx, seg7)
 	flipByte(t, filepath.Join(root, seg7), info.Size/2)
 	for _, no := range []uint64{4, 6} {
-		if err := s.Remove(ctx, WALKey("c", pg.SegmentName(1, no, testSegSize))); err != nil {
+		if err := s.Remove(ctx, walKey("c", pg.SegmentName(1, no, testSegSize))); err != nil {
 			t.Fatal(err)
 		}
 	}

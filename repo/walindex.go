@@ -25,8 +25,12 @@ type WALObject struct {
 	Plain int64
 }
 
-// WALIndex is what a cluster's archive holds, for recovery planning.
+// WALIndex is what the archive of one generation of a cluster holds, for
+// recovery planning.
 type WALIndex struct {
+	// SystemID is the generation's system identifier (0: unknown, in
+	// tests). A backup of another system has no window in this WAL.
+	SystemID  uint64
 	SegSize   int64
 	Segments  map[uint32]map[uint64]WALObject // timeline -> segment number -> object
 	Partials  map[uint32]map[uint64]WALObject
@@ -71,16 +75,53 @@ func ParseHistory(data []byte) ([]HistoryEntry, error) {
 	return out, sc.Err()
 }
 
-// IndexWAL lists cluster c's archive and reads its history files.
+// Archive is the WAL index of every generation of a cluster, oldest first.
+type Archive []*WALIndex
+
+// IndexArchive indexes the WAL of every generation of cluster c.
+func (r *Repo) IndexArchive(ctx context.Context, c *ClusterInfo) (Archive, error) {
+	var a Archive
+	for _, g := range c.Generations() {
+		idx, err := r.IndexWAL(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, idx)
+	}
+	return a, nil
+}
+
+// Of returns the index of the generation with system identifier id, or nil.
+func (a Archive) Of(id uint64) *WALIndex {
+	for _, idx := range a {
+		if idx.SystemID == id {
+			return idx
+		}
+	}
+	return nil
+}
+
+// Window is Window of backup m in the WAL of its own generation.
+func (a Archive) Window(m *Manifest, to uint32) BackupWindow {
+	if idx := a.Of(m.SystemID); idx != nil {
+		return idx.Window(m, to)
+	}
+	return BackupWindow{Label: m.Label, Timeline: to, StartTime: ceilMicrosecond(m.StopTime),
+		Problem: fmt.Sprintf("system identifier %d is none of the cluster's", m.SystemID)}
+}
+
+// IndexWAL lists the archive of cluster generation c (see Generations) and
+// reads its history files.
 func (r *Repo) IndexWAL(ctx context.Context, c *ClusterInfo) (*WALIndex, error) {
 	idx := &WALIndex{
+		SystemID:  c.SystemID,
 		SegSize:   c.WALSegmentSize,
 		Segments:  map[uint32]map[uint64]WALObject{},
 		Partials:  map[uint32]map[uint64]WALObject{},
 		Histories: map[uint32][]HistoryEntry{},
 	}
 	var histories, partials []WALObject
-	err := r.store.List(ctx, WALPrefix(c.Name), func(info storage.ObjectInfo) error {
+	err := r.store.List(ctx, c.WALPrefix(), func(info storage.ObjectInfo) error {
 		w, err := pg.ParseWALName(WALNameOfKey(info.Key))
 		if err != nil {
 			return nil // strays are verify's business

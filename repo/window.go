@@ -33,6 +33,10 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 		to = max(idx.LatestTimeline(), m.Timeline)
 	}
 	w := BackupWindow{Label: m.Label, Timeline: to, StartTime: ceilMicrosecond(m.StopTime)}
+	if !idx.system(m) {
+		w.Problem = fmt.Sprintf("backup of system identifier %d, this WAL is of %d", m.SystemID, idx.SystemID)
+		return w
+	}
 	start, err1 := pg.ParseLSN(m.StartLSN)
 	stop, err2 := pg.ParseLSN(m.StopLSN)
 	if err1 != nil || err2 != nil {
@@ -58,6 +62,11 @@ func (idx *WALIndex) Window(m *Manifest, to uint32) BackupWindow {
 	}
 	w.Restorable = true
 	return w
+}
+
+// system reports whether m is a backup of the system whose WAL idx holds.
+func (idx *WALIndex) system(m *Manifest) bool {
+	return idx.SystemID == 0 || m.SystemID == 0 || m.SystemID == idx.SystemID
 }
 
 // Contains reports whether recovery from this backup can reach a target

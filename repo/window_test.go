@@ -157,11 +157,11 @@ func TestIndexWALPartialLength(t *testing.T) {
 		}
 		c := &ClusterInfo{Name: "c1", WALSegmentSize: seg}
 		plain := walLike(3<<20 + 777)
-		g := r.NewGrowingFile(WALKey(c.Name, pg.SegmentName(1, 5, seg)+".partial"))
+		g := r.NewGrowingFile(walKey(c.Name, pg.SegmentName(1, 5, seg)+".partial"))
 		if _, err := g.Put(ctx, bytes.NewReader(plain), int64(len(plain))); err != nil {
 			t.Fatal(err)
 		}
-		broken := WALKey(c.Name, pg.SegmentName(2, 5, seg)+".partial")
+		broken := walKey(c.Name, pg.SegmentName(2, 5, seg)+".partial")
 		if err := mem.Put(ctx, broken, bytes.NewReader(make([]byte, 100)), 100, storage.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -247,3 +247,6 @@ func TestWindowStartIsPrintable(t *testing.T) {
 		t.Fatalf("a stop time of whole microseconds %s became %s", m.StopTime.Format(time.RFC3339Nano), w.StartTime.Format(time.RFC3339Nano))
 	}
 }
+
+// walKey is the key of WAL file name of the first generation of cluster.
+func walKey(cluster, name string) string { return (&ClusterInfo{Name: cluster}).WALKey(name) }

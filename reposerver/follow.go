@@ -104,8 +104,12 @@ func (s *Server) discoverLeader(ctx context.Context) (basebackup.Source, error) 
 // stream runs a receiver against src until it fails (its error), ctx ends
 // (nil) or the leader moves to another server (nil).
 func (s *Server) stream(ctx context.Context, src basebackup.Source, changes <-chan struct{}) error {
+	c, err := s.cluster(ctx)
+	if err != nil {
+		return err
+	}
 	ro := s.o.Receiver
-	ro.Conn = src.Conn
+	ro.Conn, ro.Cluster = src.Conn, c
 	r, err := walarchive.NewReceiver(ro)
 	if err != nil {
 		return err

@@ -145,8 +145,12 @@ func (s *Server) backup(ctx context.Context, typ string) error {
 	if err != nil {
 		return err
 	}
+	c, err := s.cluster(ctx)
+	if err != nil {
+		return err
+	}
 	o := s.o.Backup
-	o.Repo, o.Cluster, o.Source, o.Type, o.Locker = s.o.Repo, s.o.Cluster, src, typ, s.o.Locker
+	o.Repo, o.Cluster, o.Source, o.Type, o.Locker = s.o.Repo, c, src, typ, s.o.Locker
 	o.Log = s.log
 	start := time.Now()
 	m, err := basebackup.Run(ctx, o)
@@ -160,7 +164,7 @@ func (s *Server) backup(ctx context.Context, typ string) error {
 	if s.o.Retention == (repo.Retention{}) {
 		return nil
 	}
-	res, err := s.o.Repo.Expire(ctx, s.o.Cluster, s.o.Retention, repo.ExpireOptions{Locker: s.o.Locker})
+	res, err := s.o.Repo.Expire(ctx, c, s.o.Retention, repo.ExpireOptions{Locker: s.o.Locker})
 	if err != nil {
 		s.metrics.errors.WithLabelValues("expire").Inc()
 		return fmt.Errorf("expire after backup %s: %w", m.Label, err)
@@ -170,6 +174,10 @@ func (s *Server) backup(ctx context.Context, typ string) error {
 	}
 	if res.WAL.Count > 0 {
 		s.log.Info("expired WAL", "first", res.WAL.First, "last", res.WAL.Last, "files", res.WAL.Count)
+	}
+	for _, g := range res.Earlier {
+		s.log.Info("expired WAL of an earlier generation", "generation", g.Generation, "system-id", g.SystemID,
+			"first", g.WAL.First, "last", g.WAL.Last, "files", g.WAL.Count)
 	}
 	return nil
 }
@@ -185,7 +193,11 @@ type verifyRecord struct {
 
 // verify checks the whole repository; problems make it fail.
 func (s *Server) verify(ctx context.Context) error {
-	rep, err := s.o.Repo.Verify(ctx, s.o.Cluster, repo.VerifyOptions{})
+	c, err := s.cluster(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := s.o.Repo.Verify(ctx, c, repo.VerifyOptions{})
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

@@ -177,3 +177,14 @@ func (s *Server) runActive(ctx context.Context) {
 	wg.Wait()
 	s.log.Info("no longer active")
 }
+
+// cluster reads the cluster's registration afresh: after `pgkeep create
+// --upgrade` (a pg_upgrade of the cluster) the stream, backups, expire and
+// verify go on with the new generation without a restart of the server.
+func (s *Server) cluster(ctx context.Context) (*repo.ClusterInfo, error) {
+	c, err := s.o.Repo.Cluster(ctx, s.o.Cluster.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read the registration of cluster %s: %w", s.o.Cluster.Name, err)
+	}
+	return c, nil
+}

@@ -132,7 +132,12 @@ func (s *Server) refreshBackups(ctx context.Context) (changed bool, err error) {
 
 // refreshWindow re-reads the WAL index and recomputes the recovery window.
 func (s *Server) refreshWindow(ctx context.Context) {
-	idx, err := s.o.Repo.IndexWAL(ctx, s.o.Cluster)
+	c, err := s.cluster(ctx)
+	if err != nil {
+		s.log.Warn("reading the cluster's registration", "err", err)
+		return
+	}
+	idx, err := s.o.Repo.IndexWAL(ctx, c)
 	if err != nil {
 		s.log.Warn("reading the WAL index", "err", err)
 		return

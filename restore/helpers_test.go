@@ -49,7 +49,7 @@ func newFixture(t *testing.T, pass []byte) *fixture {
 	}
 	for _, no := range []uint64{2, 3} {
 		name := pg.SegmentName(1, no, segSize)
-		if _, _, err := r.PutObject(ctx, repo.WALKey("main", name), []byte("wal "+name), true); err != nil {
+		if _, _, err := r.PutObject(ctx, c.WALKey(name), []byte("wal "+name), true); err != nil {
 			t.Fatal(err)
 		}
 	}

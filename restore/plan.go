@@ -21,7 +21,7 @@ type Plan struct {
 // backup that cannot become consistent are refused, with the windows or
 // the problem in the message. Nothing is read or written: Choose is the
 // decision only.
-func Choose(manifests []*repo.Manifest, idx *repo.WALIndex, set string, t Target) (*Plan, error) {
+func Choose(manifests []*repo.Manifest, idx windower, set string, t Target) (*Plan, error) {
 	if len(manifests) == 0 {
 		return nil, kindf(repo.ErrNoBackup, "the repository holds no backup of this cluster")
 	}
@@ -40,7 +40,13 @@ func Choose(manifests []*repo.Manifest, idx *repo.WALIndex, set string, t Target
 	return nil, refusal(windows, t)
 }
 
-func chooseSet(manifests []*repo.Manifest, idx *repo.WALIndex, set string, t Target) (*Plan, error) {
+// windower computes backup windows: a *repo.WALIndex (one generation) or a
+// repo.Archive (every generation, each backup in its own).
+type windower interface {
+	Window(m *repo.Manifest, to uint32) repo.BackupWindow
+}
+
+func chooseSet(manifests []*repo.Manifest, idx windower, set string, t Target) (*Plan, error) {
 	var m *repo.Manifest
 	labels := make([]string, len(manifests))
 	for i, mm := range manifests {

@@ -79,11 +79,11 @@ func PlanRestore(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, set str
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
-	idx, err := r.IndexWAL(ctx, c)
+	a, err := r.IndexArchive(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return Choose(manifests, idx, set, t)
+	return Choose(manifests, a, set, t)
 }
 
 // Run restores a backup of cluster c into opts.PGData: plan and check
@@ -99,7 +99,7 @@ func Run(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, opts Options) (
 		return nil, err
 	}
 	m := plan.Manifest
-	if m.SystemID != c.SystemID {
+	if c.ForSystem(m.SystemID) == nil {
 		return nil, fmt.Errorf("backup %s has system identifier %d, cluster %s has %d", m.Label, m.SystemID, c.Name, c.SystemID)
 	}
 	l, err := newLayout(opts.PGData, m, opts.TablespaceMap)

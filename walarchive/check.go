@@ -26,8 +26,8 @@ func Check(ctx context.Context, conn *pgx.Conn, r *repo.Repo, c *repo.ClusterInf
 		return CheckResult{}, err
 	}
 	if info.SystemID != c.SystemID {
-		return CheckResult{}, fmt.Errorf("server has system identifier %d, cluster %q in the repository has %d: %w",
-			info.SystemID, c.Name, c.SystemID, repo.ErrClusterMismatch)
+		return CheckResult{}, fmt.Errorf("server has system identifier %d, cluster %q in the repository has %d%s: %w",
+			info.SystemID, c.Name, c.SystemID, repo.UpgradeHint(c, info.SystemID), repo.ErrClusterMismatch)
 	}
 	if info.InRecovery {
 		return CheckResult{}, fmt.Errorf("the server is a standby: run check against the primary")
@@ -42,7 +42,7 @@ func Check(ctx context.Context, conn *pgx.Conn, r *repo.Repo, c *repo.ClusterInf
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for delay := 20 * time.Millisecond; ; delay = min(2*delay, time.Second) {
-		ok, err := Exists(ctx, r, c.Name, seg)
+		ok, err := Exists(ctx, r, c, seg)
 		if err != nil {
 			return CheckResult{}, fmt.Errorf("look for %s in the archive: %w", seg, err)
 		}

@@ -17,34 +17,28 @@ import (
 // normal end of the archive).
 var ErrNotFound = errors.New("not in the archive")
 
-// Get restores WAL file name of cluster into dest. The file appears at dest
-// only complete and verified. A file absent from the archive wraps
-// ErrNotFound; anything else (damage, unreachable storage, unknown cluster)
-// is another error, never ErrNotFound.
+// Get restores WAL file name of cluster generation c (see Generation) into
+// dest. The file appears at dest only complete and verified. A file absent
+// from the archive wraps ErrNotFound; anything else (damage, unreachable
+// storage) is another error, never ErrNotFound.
 //
 // A segment that is absent while the streaming receiver's <segment>.partial
 // is archived is restored from the partial, zero-filled to the segment
 // size: it holds the newest streamed WAL (the last acknowledged commits of
 // a synchronous archive), and recovery stops where it ends.
-func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
+func Get(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, name, dest string) error {
 	w, err := pg.ParseWALName(name)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", name, err)
 	}
 	tmp := dest + ".pgkeep-tmp"
 	defer os.Remove(tmp) // after a successful rename this finds nothing
-	err = fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0, false)
+	err = fetch(ctx, r, c.WALKey(name), tmp, 0, false)
 	if errors.Is(err, storage.ErrNotFound) {
-		// Tell "not archived" from "wrong cluster": the latter must never
-		// look like the end of the archive.
-		c, cerr := r.Cluster(ctx, cluster)
-		if cerr != nil {
-			return fmt.Errorf("get %s: %w", name, cerr)
-		}
 		if w.Kind != pg.KindSegment {
 			return fmt.Errorf("get %s: %w", name, ErrNotFound)
 		}
-		err = fetch(ctx, r, repo.WALKey(cluster, name+".partial"), tmp, c.WALSegmentSize, false)
+		err = fetch(ctx, r, c.WALKey(name+".partial"), tmp, c.WALSegmentSize, false)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("get %s: %w", name, ErrNotFound)
 		}
@@ -61,14 +55,31 @@ func Get(ctx context.Context, r *repo.Repo, cluster, name, dest string) error {
 	return nil
 }
 
-// Prefetch restores WAL file name of cluster into the file tmp, verified
+// Generation is the generation of cluster c whose WAL a server with data
+// directory pgdata replays: the one with the system identifier in its
+// pg_control. Without a readable pg_control, or with an identifier c does
+// not know, it is c's current generation.
+func Generation(c *repo.ClusterInfo, pgdata string) *repo.ClusterInfo {
+	if len(c.History) == 0 || pgdata == "" {
+		return c
+	}
+	id, err := pg.ReadSystemID(pgdata)
+	if err != nil {
+		return c
+	}
+	if g := c.ForSystem(id); g != nil {
+		return g
+	}
+	return c
+}
+
+// Prefetch restores WAL file name of generation c into the file tmp, verified
 // and fsynced, for a spool that hands it out later (the caller renames it
 // into place). Unlike Get it reads only the archived file itself, never a
 // streamed .partial in its stead: a partial grows, and a copy of it would
-// go stale. An absent file wraps ErrNotFound, without the check that the
-// cluster exists: the caller falls back to Get, which makes it.
-func Prefetch(ctx context.Context, r *repo.Repo, cluster, name, tmp string) error {
-	err := fetch(ctx, r, repo.WALKey(cluster, name), tmp, 0, true)
+// go stale. An absent file wraps ErrNotFound.
+func Prefetch(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, name, tmp string) error {
+	err := fetch(ctx, r, c.WALKey(name), tmp, 0, true)
 	if errors.Is(err, storage.ErrNotFound) {
 		err = ErrNotFound
 	}
@@ -107,9 +118,9 @@ func fetch(ctx context.Context, r *repo.Repo, key, tmp string, size int64, sync 
 	return err
 }
 
-// Exists reports whether WAL file name is archived.
-func Exists(ctx context.Context, r *repo.Repo, cluster, name string) (bool, error) {
-	_, err := r.Storage().Stat(ctx, repo.WALKey(cluster, name))
+// Exists reports whether WAL file name of generation c is archived.
+func Exists(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo, name string) (bool, error) {
+	_, err := r.Storage().Stat(ctx, c.WALKey(name))
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}

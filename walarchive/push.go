@@ -52,7 +52,8 @@ func Push(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, path str
 // push, changing nothing.
 func PushFile(ctx context.Context, r *repo.Repo, cluster *repo.ClusterInfo, f *os.File, check func() error, log *slog.Logger) (PushResult, error) {
 	name := filepath.Base(f.Name())
-	res := PushResult{Name: name, Key: repo.WALKey(cluster.Name, name)}
+	cluster = generationOf(f, cluster)
+	res := PushResult{Name: name, Key: cluster.WALKey(name)}
 	st, err := f.Stat()
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", name, err)

@@ -42,7 +42,7 @@ func Summarize(ctx context.Context, r *repo.Repo, c *repo.ClusterInfo) (Summary,
 		}
 		return tls[id]
 	}
-	err := r.Storage().List(ctx, repo.WALPrefix(c.Name), func(info storage.ObjectInfo) error {
+	err := r.Storage().List(ctx, c.WALPrefix(), func(info storage.ObjectInfo) error {
 		sum.Objects++
 		sum.Bytes += info.Size
 		w, err := pg.ParseWALName(repo.WALNameOfKey(info.Key))

@@ -101,8 +101,8 @@ func (r *Receiver) identify(ctx context.Context, s *session) error {
 		return fmt.Errorf("IDENTIFY_SYSTEM on %s: system identifier %q: %w", r.server(), sys.SystemID, err)
 	}
 	if id != r.o.Cluster.SystemID {
-		return fmt.Errorf("server %s has system identifier %d, cluster %q in the repository has %d: %w",
-			r.server(), id, r.o.Cluster.Name, r.o.Cluster.SystemID, repo.ErrClusterMismatch)
+		return fmt.Errorf("server %s has system identifier %d, cluster %q in the repository has %d%s: %w",
+			r.server(), id, r.o.Cluster.Name, r.o.Cluster.SystemID, repo.UpgradeHint(r.o.Cluster, id), repo.ErrClusterMismatch)
 	}
 	s.tli, s.xlogPos = uint32(sys.Timeline), pg.LSN(sys.XLogPos)
 	return nil

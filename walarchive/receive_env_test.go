@@ -148,7 +148,7 @@ func (e *recvEnv) waitArchived(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		harness.Wait(t, archiveTimeout, name+" in the repository", func() (bool, error) {
-			return Exists(t.Context(), e.repo, e.cluster.Name, name)
+			return Exists(t.Context(), e.repo, e.cluster, name)
 		})
 	}
 }
@@ -157,7 +157,7 @@ func (e *recvEnv) waitArchived(t *testing.T, names ...string) {
 func (e *recvEnv) archived(t *testing.T, name string) []byte {
 	t.Helper()
 	dest := filepath.Join(t.TempDir(), name)
-	if err := Get(t.Context(), e.repo, e.cluster.Name, name, dest); err != nil {
+	if err := Get(t.Context(), e.repo, e.cluster, name, dest); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(dest)

@@ -3,8 +3,10 @@ package walarchive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/pgkeep/pgkeep/pg"
 	"github.com/pgkeep/pgkeep/repo"
 )
 
@@ -28,6 +30,9 @@ func (r *Receiver) Run(ctx context.Context) error {
 		return err
 	}
 	defer sp.close()
+	if err := r.drainEarlier(ctx, sp); err != nil {
+		return err
+	}
 
 	streamCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -51,6 +56,50 @@ func (r *Receiver) Run(ctx context.Context) error {
 		return nil // cancelled while connecting: nothing to clean up
 	}
 	return err
+}
+
+// drainEarlier empties a spool that holds WAL of an earlier generation of
+// the cluster, left when streaming stopped for a pg_upgrade: its files go
+// into that generation's archive (finished segments and history files as
+// such, unfinished segments as .partial), and only then does the spool
+// start afresh for the current generation. A failure leaves the spool as
+// it was.
+func (r *Receiver) drainEarlier(ctx context.Context, sp *spool) error {
+	st, _, ok, err := sp.readState()
+	if err != nil || !ok || st.SystemID == r.o.Cluster.SystemID {
+		return err
+	}
+	g := r.o.Cluster.ForSystem(st.SystemID)
+	if g == nil {
+		return nil // another system's spool: startPosition refuses it
+	}
+	o := r.o
+	o.Cluster = g
+	old, err := NewReceiver(o)
+	if err != nil {
+		return err
+	}
+	up := newUploader(old, sp)
+	files, err := sp.walFiles()
+	if err != nil {
+		return err
+	}
+	for _, w := range files {
+		if w.Kind == pg.KindPartial {
+			err = up.pushEndedPartial(ctx, w)
+		} else {
+			err = up.push(ctx, w)
+		}
+		if err != nil {
+			return fmt.Errorf("spool %s holds WAL of %s, from before an upgrade; archiving it there: %w", sp.dir, g.Describe(), err)
+		}
+	}
+	if err := sp.remove(spoolStateFile); err != nil {
+		return err
+	}
+	r.log.Info("archived the spool's WAL from before the upgrade; streaming starts afresh", "earlier", g.Describe(),
+		"files", len(files), "current", r.o.Cluster.Describe())
+	return nil
 }
 
 // finalUploadTimeout bounds the last upload when a stream ends.

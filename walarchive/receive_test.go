@@ -46,7 +46,7 @@ func TestReceiverArchivesEverySegment(t *testing.T) {
 		t.Errorf("status %+v: want flushed and archived at least %s", st, segEnd)
 	}
 	for _, name := range names {
-		if ok, err := Exists(t.Context(), e.repo, "main", name+".partial"); ok || err != nil {
+		if ok, err := Exists(t.Context(), e.repo, mainGen, name+".partial"); ok || err != nil {
 			t.Errorf("%s.partial is still archived next to the segment (%v)", name, err)
 		}
 	}
@@ -87,7 +87,7 @@ func TestReceiverUploadsPartialSegment(t *testing.T) {
 
 	var got []byte
 	harness.Wait(t, archiveTimeout, fmt.Sprintf("%s.partial with at least %d bytes", seg, want), func() (bool, error) {
-		ok, err := Exists(t.Context(), e.repo, "main", seg+".partial")
+		ok, err := Exists(t.Context(), e.repo, mainGen, seg+".partial")
 		if ok {
 			got = e.archived(t, seg+".partial")
 		}

@@ -90,7 +90,7 @@ func testPromotion(t *testing.T, restart, boundary bool) {
 		whole := pg.SegmentOf(1, switchAt-1, segSize)
 		e.waitArchived(t, whole)
 		e.sameAsServer(t, standby, whole)
-		if ok, err := Exists(t.Context(), e.repo, e.cluster.Name, pg.SegmentOf(1, switchAt, segSize)+".partial"); ok || err != nil {
+		if ok, err := Exists(t.Context(), e.repo, e.cluster, pg.SegmentOf(1, switchAt, segSize)+".partial"); ok || err != nil {
 			t.Errorf("an empty .partial of timeline 1 after its last whole segment %s was archived (%v)", whole, err)
 		}
 		return

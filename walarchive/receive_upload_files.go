@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pgkeep/pgkeep/pg"
-	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage"
 )
 
@@ -50,12 +49,12 @@ func (u *uploader) pushEndedPartial(ctx context.Context, w pg.WALName) error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	full, err := Exists(ctx, u.r.o.Repo, u.r.o.Cluster.Name, strings.TrimSuffix(w.Name, ".partial"))
+	full, err := Exists(ctx, u.r.o.Repo, u.r.o.Cluster, strings.TrimSuffix(w.Name, ".partial"))
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", w.Name, err)
 	}
 	if !full && len(data) > 0 {
-		if _, _, err := u.r.o.Repo.PutObject(ctx, repo.WALKey(u.r.o.Cluster.Name, w.Name), data, false); err != nil {
+		if _, _, err := u.r.o.Repo.PutObject(ctx, u.r.o.Cluster.WALKey(w.Name), data, false); err != nil {
 			return fmt.Errorf("upload %s: %w", w.Name, err)
 		}
 		u.r.log.Info("archived the last segment of an ended timeline", "wal", w.Name, "bytes", len(data))
@@ -89,7 +88,7 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 	}
 	defer f.Close()
 	if u.partialSeg != w.Name {
-		u.partial = u.fast.NewGrowingFile(repo.WALKey(u.r.o.Cluster.Name, name))
+		u.partial = u.fast.NewGrowingFile(u.r.o.Cluster.WALKey(name))
 		u.partialSeg, u.partialSize = w.Name, 0
 	}
 	began := time.Now()
@@ -106,7 +105,7 @@ func (u *uploader) uploadPartial(ctx context.Context) error {
 
 // removeObject removes a WAL file from the repository; absent is fine.
 func (u *uploader) removeObject(ctx context.Context, name string) error {
-	err := u.r.o.Repo.Storage().Remove(ctx, repo.WALKey(u.r.o.Cluster.Name, name))
+	err := u.r.o.Repo.Storage().Remove(ctx, u.r.o.Cluster.WALKey(name))
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}

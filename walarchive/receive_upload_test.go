@@ -31,7 +31,7 @@ func TestUploaderSpool(t *testing.T) {
 	ctx := t.Context()
 	done, conflict := "000000010000000000000004", "000000010000000000000005"
 	for _, name := range []string{done + ".partial", conflict} {
-		if _, _, err := r.PutObject(ctx, repo.WALKey("main", name), fakeSegment(conflict, 42, 1), false); err != nil {
+		if _, _, err := r.PutObject(ctx, mainGen.WALKey(name), fakeSegment(conflict, 42, 1), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,10 +47,10 @@ func TestUploaderSpool(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, conflict)); err != nil {
 		t.Errorf("the conflicting segment left the spool: %v", err)
 	}
-	if ok, _ := Exists(ctx, r, "main", done); !ok {
+	if ok, _ := Exists(ctx, r, mainGen, done); !ok {
 		t.Errorf("%s not archived", done)
 	}
-	if ok, _ := Exists(ctx, r, "main", done+".partial"); ok {
+	if ok, _ := Exists(ctx, r, mainGen, done+".partial"); ok {
 		t.Errorf("%s.partial still archived next to the segment", done)
 	}
 	if st := u.r.Status(); st.Archived != 5*segSize {
@@ -86,7 +86,7 @@ func TestUploaderPartial(t *testing.T) {
 	}
 	// The .partial is compressed with s2 (byte 5 of the object header),
 	// whatever the repository's compression.
-	err := r.Storage().Get(t.Context(), repo.WALKey("main", cur+".partial"), 0, 8, func(rd io.Reader) error {
+	err := r.Storage().Get(t.Context(), mainGen.WALKey(cur+".partial"), 0, 8, func(rd io.Reader) error {
 		hdr, err := io.ReadAll(rd)
 		if err == nil && (len(hdr) != 8 || repo.Compression(hdr[5]) != repo.CompressS2) {
 			t.Errorf(".partial object header %x: want compression s2", hdr)
@@ -136,7 +136,7 @@ func TestUploaderPartialGrows(t *testing.T) {
 	if got := probe.get(cur); !bytes.Equal(got, seg) {
 		t.Errorf("segment archived with %d bytes", len(got))
 	}
-	if ok, _ := Exists(ctx, r, "main", cur+".partial"); ok {
+	if ok, _ := Exists(ctx, r, mainGen, cur+".partial"); ok {
 		t.Error(".partial still archived next to the segment")
 	}
 	if u.partial != nil {
@@ -151,7 +151,7 @@ type uploadProbe struct {
 
 func (p *uploadProbe) get(name string) []byte {
 	var b bytes.Buffer
-	if _, err := p.r.ReadObject(p.t.Context(), repo.WALKey("main", name), &b); err != nil {
+	if _, err := p.r.ReadObject(p.t.Context(), mainGen.WALKey(name), &b); err != nil {
 		p.t.Fatal(err)
 	}
 	return b.Bytes()

@@ -12,7 +12,8 @@ import (
 )
 
 // OpenWAL opens the WAL file at path for reading after checking that it is
-// WAL of cluster c, named as it says (see validate): the checks every
+// WAL of cluster c (of any of its generations: see PushFile), named as it
+// says (see validate): the checks every
 // archive-push makes before a file is accepted, synchronous or into the
 // async spool. A file that fails them gives an error wrapping ErrNotWAL.
 // The caller closes the file.
@@ -34,7 +35,8 @@ func OpenWAL(path string, c *repo.ClusterInfo) (*os.File, error) {
 
 // validate checks that the file is what its name says, for this cluster:
 // a text file for .history and .backup files; for segments the size and
-// the first page's header (system identifier, segment size, position).
+// the first page's header (system identifier of one of the cluster's
+// generations, segment size, position).
 func validate(w pg.WALName, f *os.File, c *repo.ClusterInfo) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -54,19 +56,20 @@ func validate(w pg.WALName, f *os.File, c *repo.ClusterInfo) error {
 		}
 		return nil
 	}
+	h, err := readPageHeader(f)
+	if err != nil {
+		if fi.Size() != c.WALSegmentSize {
+			return fmt.Errorf("size %d, the cluster's WAL segment size is %d", fi.Size(), c.WALSegmentSize)
+		}
+		return err
+	}
+	g := c.ForSystem(h.SystemID)
+	if g == nil {
+		return fmt.Errorf("system identifier %d in the page header, cluster %q has %d%s", h.SystemID, c.Name, c.SystemID, repo.UpgradeHint(c, h.SystemID))
+	}
+	c = g
 	if fi.Size() != c.WALSegmentSize {
 		return fmt.Errorf("size %d, the cluster's WAL segment size is %d", fi.Size(), c.WALSegmentSize)
-	}
-	page := make([]byte, 64)
-	if _, err := f.ReadAt(page, 0); err != nil {
-		return err
-	}
-	h, err := pg.ParseLongPageHeader(page)
-	if err != nil {
-		return err
-	}
-	if h.SystemID != c.SystemID {
-		return fmt.Errorf("system identifier %d in the page header, cluster %q has %d", h.SystemID, c.Name, c.SystemID)
 	}
 	if int64(h.SegSize) != c.WALSegmentSize {
 		return fmt.Errorf("page header says segment size %d, the cluster's is %d", h.SegSize, c.WALSegmentSize)
@@ -75,4 +78,36 @@ func validate(w pg.WALName, f *os.File, c *repo.ClusterInfo) error {
 		return fmt.Errorf("first page is at %s, the name says %s", h.PageAddr, want)
 	}
 	return nil
+}
+
+// readPageHeader reads the long header of a segment's first page.
+func readPageHeader(f *os.File) (pg.LongPageHeader, error) {
+	page := make([]byte, 64)
+	if _, err := f.ReadAt(page, 0); err != nil {
+		return pg.LongPageHeader{}, err
+	}
+	return pg.ParseLongPageHeader(page)
+}
+
+// generationOf is the generation of cluster c whose archive WAL file f,
+// validated by OpenWAL, goes into: for a segment the one of the system
+// identifier in its page header (a segment written before a pg_upgrade
+// and archived after it goes into the archive of the system that wrote
+// it), for other files the current one.
+func generationOf(f *os.File, c *repo.ClusterInfo) *repo.ClusterInfo {
+	if len(c.History) == 0 {
+		return c
+	}
+	w, err := pg.ParseWALName(filepath.Base(f.Name()))
+	if err != nil || w.Kind != pg.KindSegment {
+		return c
+	}
+	h, err := readPageHeader(f)
+	if err != nil {
+		return c
+	}
+	if g := c.ForSystem(h.SystemID); g != nil {
+		return g
+	}
+	return c
 }

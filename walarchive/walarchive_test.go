@@ -92,7 +92,7 @@ func TestPushGetRoundTripAndConflict(t *testing.T) {
 			t.Fatalf("second push of %s: %+v %v", name, again, err)
 		}
 		dest := filepath.Join(dir, "out-"+name)
-		if err := Get(ctx, r, "main", name, dest); err != nil {
+		if err := Get(ctx, r, mainGen, name, dest); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
@@ -103,10 +103,10 @@ func TestPushGetRoundTripAndConflict(t *testing.T) {
 	if _, err := Push(ctx, r, c, write(t, dir, "000000010000000000000003", changed), quiet); !errors.Is(err, ErrConflict) {
 		t.Fatalf("conflicting push: %v", err)
 	}
-	if err := Get(ctx, r, "main", "000000010000000000000009", filepath.Join(dir, "x")); !errors.Is(err, ErrNotFound) {
+	if err := Get(ctx, r, mainGen, "000000010000000000000009", filepath.Join(dir, "x")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
-	if err := Get(ctx, r, "other", "000000010000000000000009", filepath.Join(dir, "x")); err == nil || errors.Is(err, ErrNotFound) {
+	if _, err := r.Cluster(ctx, "other"); !errors.Is(err, repo.ErrNoCluster) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown cluster must not look like the end of the archive: %v", err)
 	}
 
@@ -136,3 +136,6 @@ func TestRanges(t *testing.T) {
 		}
 	}
 }
+
+// mainGen is the first generation of the tests' cluster "main".
+var mainGen = &repo.ClusterInfo{Name: "main"}

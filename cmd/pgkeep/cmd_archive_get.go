@@ -63,11 +63,13 @@ fetched as without async, with the same exit codes.`,
 			}
 			ctx := cmd.Context()
 			fetch := func(ctx context.Context, name, dest string) error {
-				r, err := openRepo(ctx, cfg)
+				r, c, err := openCluster(ctx, cfg)
 				if err != nil {
 					return err
 				}
-				return walarchive.Get(ctx, r, cfg.Cluster, name, dest)
+				// After a pg_upgrade, a restore of a backup from before it
+				// replays the WAL of the system it was taken from.
+				return walarchive.Get(ctx, r, walarchive.Generation(c, recoveringDataDir(dest)), name, dest)
 			}
 			if prefetching(cfg) {
 				err = asyncGet(cmd, cfg, args[0], args[1], fetch)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -12,26 +13,36 @@ import (
 )
 
 func newCreateCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var upgrade bool
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Initialise the repository and register the cluster (system identifier, version)",
 		Long: `create initialises the repository (pgkeep.json, encrypted when a cipher passphrase
 is configured) if needed and registers the cluster: its system identifier, PostgreSQL
 version and WAL segment size, read from the running server (--pg-host/--pg-port) or,
 when only --pgdata is given, from the data directory. Running it again for the same
-server is harmless; a different server under the same cluster name is refused.`,
+server is harmless; a different server under the same cluster name is refused.
+
+After pg_upgrade (a major-version upgrade gives the cluster a new system
+identifier), run create --upgrade against the upgraded server before archiving
+resumes (like pgbackrest stanza-upgrade). The upgraded server becomes the
+cluster's new generation, with WAL of its own; the backups and WAL from before the
+upgrade stay restorable (archive-get picks the generation by the restoring data
+directory's pg_control) until expire removes them. The next backup is a full one.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadCluster()
 			if err != nil {
 				return err
 			}
-			return runCreate(cmd.Context(), cmd, cfg)
+			return runCreate(cmd.Context(), cmd, cfg, upgrade)
 		},
 	}
+	cmd.Flags().BoolVar(&upgrade, "upgrade", false, "register the upgraded server (new system identifier, after pg_upgrade) as the cluster's new generation")
+	return cmd
 }
 
-func runCreate(ctx context.Context, cmd *cobra.Command, cfg *configs.Config) error {
+func runCreate(ctx context.Context, cmd *cobra.Command, cfg *configs.Config, upgrade bool) error {
 	info, err := identify(ctx, cfg)
 	if err != nil {
 		return err
@@ -50,11 +61,19 @@ func runCreate(ctx context.Context, cmd *cobra.Command, cfg *configs.Config) err
 		return err
 	}
 	stored, created, err := r.CreateCluster(ctx, info)
+	upgraded := false
+	if upgrade && errors.Is(err, repo.ErrClusterMismatch) {
+		stored, upgraded, err = r.UpgradeCluster(ctx, info)
+		created = upgraded
+	}
 	if err != nil {
 		return err
 	}
 	verb := "registered"
-	if !created {
+	switch {
+	case upgraded:
+		verb = fmt.Sprintf("upgraded to generation %d", stored.Gen())
+	case !created:
 		verb = "already registered"
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cluster %s %s in %s: system identifier %d, PostgreSQL %d, WAL segment size %d MiB\n",

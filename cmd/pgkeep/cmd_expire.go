@@ -82,5 +82,9 @@ func printExpire(w io.Writer, res *repo.ExpireResult) {
 	} else {
 		fmt.Fprintf(w, "%s WAL %s..%s: %d files, %s\n", verb, res.WAL.First, res.WAL.Last, res.WAL.Count, units.Bytes(res.WAL.Bytes))
 	}
+	for _, g := range res.Earlier {
+		fmt.Fprintf(w, "%s WAL of generation %d (system identifier %d, before an upgrade) %s..%s: %d files, %s\n",
+			verb, g.Generation, g.SystemID, g.WAL.First, g.WAL.Last, g.WAL.Count, units.Bytes(g.WAL.Bytes))
+	}
 	fmt.Fprintf(w, "kept %d backups\n", len(res.Kept))
 }

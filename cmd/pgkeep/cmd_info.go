@@ -17,15 +17,25 @@ import (
 	"github.com/pgkeep/pgkeep/walarchive"
 )
 
-// clusterReport is one cluster in `info`.
+// clusterReport is one cluster in `info`: its current generation, its
+// backups, and the generations before pg_upgrades.
 type clusterReport struct {
-	Name           string             `json:"name"`
+	Name string `json:"name"`
+	generationReport
+	Backups     []backupReport `json:"backups"`
+	BackupBytes int64          `json:"backup-bytes"` // stored bytes of all backups
+	// Earlier: the generations before major-version upgrades, oldest first.
+	Earlier []generationReport `json:"earlier-generations,omitempty"`
+}
+
+// generationReport is the WAL of one generation (system identifier) of a
+// cluster.
+type generationReport struct {
+	Generation     int                `json:"generation"`
 	SystemID       uint64             `json:"system-id,string"`
 	PGVersion      int                `json:"pg-version"`
 	WALSegmentSize int64              `json:"wal-segment-size"`
 	WAL            walarchive.Summary `json:"wal"`
-	Backups        []backupReport     `json:"backups"`
-	BackupBytes    int64              `json:"backup-bytes"` // stored bytes of all backups
 	// RecoveryWindows: per timeline, from the end of the oldest backup that
 	// can recover onto it to the furthest archived WAL a backup reaches.
 	RecoveryWindows []timelineWindow `json:"recovery-windows"`
@@ -47,6 +57,7 @@ type backupReport struct {
 	StopWAL    string        `json:"stop-wal,omitempty"`
 	Size       int64         `json:"size"`
 	StoredSize int64         `json:"stored-size"`
+	SystemID   uint64        `json:"system-id,string,omitempty"`
 	Window     *backupWindow `json:"window,omitempty"` // towards the latest timeline
 	Error      string        `json:"error,omitempty"`  // the manifest is unreadable
 }
@@ -131,12 +142,7 @@ func clusterInfo(ctx context.Context, r *repo.Repo, name string) (clusterReport,
 	if err != nil {
 		return clusterReport{}, err
 	}
-	sum, err := walarchive.Summarize(ctx, r, c)
-	if err != nil {
-		return clusterReport{}, err
-	}
-	cr := clusterReport{Name: c.Name, SystemID: c.SystemID, PGVersion: c.PGVersion, WALSegmentSize: c.WALSegmentSize,
-		WAL: sum, Backups: []backupReport{}, RecoveryWindows: []timelineWindow{}}
+	cr := clusterReport{Name: c.Name, Backups: []backupReport{}}
 	labels, err := r.Backups(ctx, name)
 	if err != nil {
 		return clusterReport{}, fmt.Errorf("list backups of %s: %w", name, err)
@@ -154,40 +160,76 @@ func clusterInfo(ctx context.Context, r *repo.Repo, name string) (clusterReport,
 		cr.BackupBytes += m.StoredSize
 		cr.Backups = append(cr.Backups, backupReport{Label: m.Label, Type: m.Type, Parent: m.Parent, Chain: m.Chain,
 			Timeline: m.Timeline, StartTime: m.StartTime, StopTime: m.StopTime, StartLSN: m.StartLSN, StopLSN: m.StopLSN,
-			StartWAL: m.StartWAL, StopWAL: m.StopWAL, Size: m.Size, StoredSize: m.StoredSize})
+			StartWAL: m.StartWAL, StopWAL: m.StopWAL, Size: m.Size, StoredSize: m.StoredSize, SystemID: m.SystemID})
 	}
-	idx, err := r.IndexWAL(ctx, c)
-	if err != nil {
-		cr.Problem = err.Error()
-		return cr, nil
+	var a repo.Archive
+	for _, g := range c.Generations() {
+		gr, idx, err := generationInfo(ctx, r, g, ms)
+		if err != nil {
+			return clusterReport{}, err
+		}
+		if g.Gen() == c.Gen() {
+			cr.generationReport = gr
+		} else {
+			cr.Earlier = append(cr.Earlier, gr)
+		}
+		if idx != nil {
+			a = append(a, idx)
+		}
 	}
 	for i := range cr.Backups {
 		if m := manifests[cr.Backups[i].Label]; m != nil {
-			w := idx.Window(m, 0)
+			w := a.Window(m, 0)
 			cr.Backups[i].Window = &backupWindow{Timeline: w.Timeline, Restorable: w.Restorable,
 				StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(),
 				EndIsLastCommit: w.EndIsLastCommit, Problem: w.Problem}
 		}
 	}
+	return cr, nil
+}
+
+// generationInfo gathers the WAL and recovery windows of generation g of a
+// cluster with backups ms; idx is nil when its WAL cannot be indexed.
+func generationInfo(ctx context.Context, r *repo.Repo, g *repo.ClusterInfo, ms []*repo.Manifest) (generationReport, *repo.WALIndex, error) {
+	sum, err := walarchive.Summarize(ctx, r, g)
+	if err != nil {
+		return generationReport{}, nil, err
+	}
+	gr := generationReport{Generation: g.Gen(), SystemID: g.SystemID, PGVersion: g.PGVersion, WALSegmentSize: g.WALSegmentSize,
+		WAL: sum, RecoveryWindows: []timelineWindow{}}
+	idx, err := r.IndexWAL(ctx, g)
+	if err != nil {
+		gr.Problem = err.Error()
+		return gr, nil, nil
+	}
 	for _, w := range repo.RecoveryWindows(idx, ms) {
-		cr.RecoveryWindows = append(cr.RecoveryWindows, timelineWindow{Timeline: w.Timeline, Oldest: w.Oldest,
+		gr.RecoveryWindows = append(gr.RecoveryWindows, timelineWindow{Timeline: w.Timeline, Oldest: w.Oldest,
 			StartTime: w.StartTime, StartLSN: w.StartLSN.String(), EndTime: w.EndTime, EndLSN: w.EndLSN.String(),
 			EndIsLastCommit: w.EndIsLastCommit})
 	}
-	return cr, nil
+	return gr, idx, nil
 }
 
 func printInfo(w io.Writer, rep infoReport) {
 	fmt.Fprintf(w, "repository %s (%s, encrypted: %v)\n", rep.Repository, units.Bytes(rep.Bytes), rep.Encrypted)
 	for _, c := range rep.Clusters {
-		fmt.Fprintf(w, "\ncluster %s: system identifier %d, PostgreSQL %d, WAL segment %d MiB\n",
-			c.Name, c.SystemID, c.PGVersion, c.WALSegmentSize>>20)
-		printWAL(w, c)
+		gen := ""
+		if len(c.Earlier) > 0 {
+			gen = fmt.Sprintf(" (generation %d)", c.Generation)
+		}
+		fmt.Fprintf(w, "\ncluster %s: system identifier %d, PostgreSQL %d, WAL segment %d MiB%s\n",
+			c.Name, c.SystemID, c.PGVersion, c.WALSegmentSize>>20, gen)
+		printWAL(w, c.generationReport)
 		printBackups(w, c)
+		for _, e := range c.Earlier {
+			fmt.Fprintf(w, "  before an upgrade: generation %d, system identifier %d, PostgreSQL %d, WAL segment %d MiB\n",
+				e.Generation, e.SystemID, e.PGVersion, e.WALSegmentSize>>20)
+			printWAL(w, e)
+		}
 	}
 }
 
-func printWAL(w io.Writer, c clusterReport) {
+func printWAL(w io.Writer, c generationReport) {
 	fmt.Fprintf(w, "  WAL: %d objects, %s\n", c.WAL.Objects, units.Bytes(c.WAL.Bytes))
 	for _, tl := range c.WAL.Timelines {
 		var parts []string
@@ -240,6 +282,12 @@ func printBackups(w io.Writer, c clusterReport) {
 		}
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Label, b.Type, clock(b.StartTime), clock(b.StopTime),
 			b.StartLSN, b.StopLSN, b.Timeline, units.Bytes(b.Size), units.Bytes(b.StoredSize), parent)
+		for _, e := range c.Earlier {
+			if b.SystemID == e.SystemID {
+				notes = append(notes, fmt.Sprintf("    backup %s is of generation %d (system identifier %d, PostgreSQL %d), before an upgrade",
+					b.Label, e.Generation, e.SystemID, e.PGVersion))
+			}
+		}
 		if b.Window != nil && !b.Window.Restorable {
 			notes = append(notes, fmt.Sprintf("    backup %s is not restorable: %s", b.Label, b.Window.Problem))
 		}

@@ -75,18 +75,20 @@ func startArchivingWith(t *testing.T, bin string, repo repoSetup, initdbArgs ...
 	c := &cluster{dir: harness.Dir(t), env: repo.env, repo: repo}
 	c.config = filepath.Join(c.dir, "pgkeep.yaml")
 	writeFile(t, c.config, "cluster: e2e\nlog-level: info\n"+repo.yaml)
-	c.pg = harness.StartPostgres(t, harness.PGOptions{
-		Conf: map[string]string{
-			"archive_mode":    "on",
-			"archive_command": fmt.Sprintf("'%s --config %s archive-push %%p'", bin, c.config),
-			"wal_keep_size":   "'4GB'",
-			"max_wal_size":    "'4GB'",
-		},
-		Env:        repo.env,
-		InitdbArgs: initdbArgs,
-	})
+	c.pg = harness.StartPostgres(t, harness.PGOptions{Conf: c.archivingConf(bin), Env: repo.env, InitdbArgs: initdbArgs})
 	c.must(t, "create", "--pg-host", c.pg.Host, "--pg-port", fmt.Sprint(c.pg.Port))
 	return c
+}
+
+// archivingConf is the configuration of a server archiving with bin into
+// the cluster's repository.
+func (c *cluster) archivingConf(bin string) map[string]string {
+	return map[string]string{
+		"archive_mode":    "on",
+		"archive_command": fmt.Sprintf("'%s --config %s archive-push %%p'", bin, c.config),
+		"wal_keep_size":   "'4GB'",
+		"max_wal_size":    "'4GB'",
+	}
 }
 
 // switchAndWait switches WAL and waits until the archiver reports the

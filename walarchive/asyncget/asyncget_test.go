@@ -126,7 +126,7 @@ func (e *env) foreground() *Foreground {
 			return nil
 		},
 		Fetch: func(ctx context.Context, name, dest string) error {
-			return walarchive.Get(ctx, e.repo, e.cluster.Name, name, dest)
+			return walarchive.Get(ctx, e.repo, e.cluster, name, dest)
 		},
 	}
 }
@@ -266,7 +266,7 @@ func TestPrefetchEndOfArchive(t *testing.T) {
 func TestPrefetchDamaged(t *testing.T) {
 	e := newEnv(t)
 	e.push(1, 1, 6)
-	key := repo.WALKey(e.cluster.Name, seg(1, 3))
+	key := e.cluster.WALKey(seg(1, 3))
 	var obj []byte
 	if err := e.store.Get(context.Background(), key, 0, -1, func(r io.Reader) (err error) { obj, err = io.ReadAll(r); return }); err != nil {
 		t.Fatal(err)

@@ -82,7 +82,9 @@ func (p *Prefetcher) Run(ctx context.Context) error {
 	if err != nil || r == nil {
 		return err
 	}
-	if c.SystemID != p.SystemID {
+	if g := c.ForSystem(p.SystemID); g != nil {
+		c = g // a generation from before a pg_upgrade: its own WAL
+	} else {
 		return fmt.Errorf("prefetch: the repository's cluster %s has system identifier %d, the data directory %d: nothing is prefetched",
 			c.Name, c.SystemID, p.SystemID)
 	}
@@ -250,7 +252,7 @@ func (s *session) start(ctx context.Context, name string) {
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 		defer cancel()
 		tmp := filepath.Join(s.p.Dir, detach.TempName(name, os.Getpid()))
-		err := walarchive.Prefetch(fctx, s.r, s.c.Name, name, tmp)
+		err := walarchive.Prefetch(fctx, s.r, s.c, name, tmp)
 		if err == nil && s.behind(name) {
 			// Asked for meanwhile: archive-get fetched it itself.
 			os.Remove(tmp)

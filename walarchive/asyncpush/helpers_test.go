@@ -94,7 +94,7 @@ func (e *env) push(fg *Foreground, path string, want Outcome) {
 func (e *env) archived(name string) []byte {
 	e.t.Helper()
 	dest := filepath.Join(e.t.TempDir(), name)
-	err := walarchive.Get(context.Background(), e.repo, e.cluster.Name, name, dest)
+	err := walarchive.Get(context.Background(), e.repo, e.cluster, name, dest)
 	if err != nil {
 		return nil
 	}

@@ -83,7 +83,7 @@ func TestRepositoryThroughAPI(t *testing.T) {
 			t.Fatalf("second push of %s: %+v, %v", name, res, err)
 		}
 		dest := filepath.Join(out, name)
-		if err := walarchive.Get(ctx, r, "main", name, dest); err != nil {
+		if err := walarchive.Get(ctx, r, c, name, dest); err != nil {
 			t.Fatalf("get %s: %v", name, err)
 		}
 		if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
@@ -102,7 +102,7 @@ func TestRepositoryThroughAPI(t *testing.T) {
 	if _, err := push("000000010000000000000003", walSegment(t, "000000010000000000000003", 9)); !errors.Is(err, walarchive.ErrConflict) {
 		t.Fatalf("conflicting push: want ErrConflict, got %v", err)
 	}
-	if err := walarchive.Get(ctx, r, "main", "000000010000000000000009", filepath.Join(out, "x")); !errors.Is(err, walarchive.ErrNotFound) {
+	if err := walarchive.Get(ctx, r, c, "000000010000000000000009", filepath.Join(out, "x")); !errors.Is(err, walarchive.ErrNotFound) {
 		t.Fatalf("get of a missing segment: want ErrNotFound, got %v", err)
 	}
 	sum, err := walarchive.Summarize(ctx, r, c)
@@ -112,7 +112,7 @@ func TestRepositoryThroughAPI(t *testing.T) {
 
 	// A stopped server makes archive-get fail, never report "not archived".
 	ts.Close()
-	err = walarchive.Get(ctx, r, "main", "000000010000000000000009", filepath.Join(out, "y"))
+	err = walarchive.Get(ctx, r, c, "000000010000000000000009", filepath.Join(out, "y"))
 	if err == nil || errors.Is(err, walarchive.ErrNotFound) || errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("get with the server down: want an error other than not-found, got %v", err)
 	}
@@ -175,7 +175,7 @@ func TestRepairOfDamagedWALNeedsOverwrite(t *testing.T) {
 		t.Fatalf("repair with AllowOverwrite: %v", err)
 	}
 	dest := filepath.Join(t.TempDir(), name)
-	if err := walarchive.Get(ctx, r, "main", name, dest); err != nil {
+	if err := walarchive.Get(ctx, r, c, name, dest); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, seg) {

@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgkeep/pgkeep/test/harness"
+)
+
+// upgradeInfo is what TestUpgrade reads of `info --output json`.
+type upgradeInfo struct {
+	Clusters []struct {
+		Generation int    `json:"generation"`
+		SystemID   string `json:"system-id"`
+		Backups    []struct {
+			Label    string `json:"label"`
+			Type     string `json:"type"`
+			SystemID string `json:"system-id"`
+			Window   struct {
+				Restorable bool `json:"restorable"`
+			} `json:"window"`
+		} `json:"backups"`
+		RecoveryWindows []json.RawMessage `json:"recovery-windows"`
+		Earlier         []struct {
+			Generation int    `json:"generation"`
+			SystemID   string `json:"system-id"`
+			WAL        struct {
+				Objects int `json:"objects"`
+			} `json:"wal"`
+			RecoveryWindows []json.RawMessage `json:"recovery-windows"`
+		} `json:"earlier-generations"`
+	} `json:"clusters"`
+}
+
+// A pg_upgrade gives the cluster a new system identifier. Archiving and
+// backups of the upgraded server are refused, with the advice to run
+// `create --upgrade`, until it is registered as the cluster's next
+// generation; then both generations are restorable from the one
+// repository, each with its own WAL, and expire removes the old one's WAL
+// with its last backup.
+func TestUpgrade(t *testing.T) {
+	c := startArchiving(t, posixRepo(t))
+	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 10)")
+	c.switchAndWait(t)
+	oldSys := c.pg.QueryString(t, "SELECT system_identifier::text FROM pg_control_system()")
+	oldBackup := backupLabel(t, c.backup(t, "full", "--output", "json"))
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(11, 20)")
+	c.switchAndWait(t)
+	target := time.Now()
+	time.Sleep(50 * time.Millisecond)
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(21, 30)")
+	c.switchAndWait(t)
+	c.pg.Stop(t)
+
+	c.pg = harness.Upgrade(t, c.pg, harness.PGOptions{Conf: c.archivingConf(pgkeepBin), Env: c.env})
+	newSys := c.pg.QueryString(t, "SELECT system_identifier::text FROM pg_control_system()")
+	if newSys == oldSys {
+		t.Fatalf("pg_upgrade kept the system identifier %s", oldSys)
+	}
+
+	// Not registered yet: refused, with the way out, and nothing written.
+	seg := c.pg.QueryString(t, "SELECT pg_walfile_name(pg_switch_wal())")
+	r := c.run(t, "archive-push", c.walPath(seg))
+	if r.code < 3 || !strings.Contains(r.stderr, newSys) || !strings.Contains(r.stderr, "create --upgrade") {
+		t.Fatalf("archive-push of the upgraded server before create --upgrade: %s", r)
+	}
+	r = c.run(t, "backup", "--type", "full", "--pg-host", c.pg.Host, "--pg-port", strconv.Itoa(c.pg.Port))
+	if r.code < 3 || !strings.Contains(r.stderr, "create --upgrade") {
+		t.Fatalf("backup of the upgraded server before create --upgrade: %s", r)
+	}
+	if got := backupLabels(t, c); len(got) != 1 {
+		t.Fatalf("backups after the refused one: %v", got)
+	}
+	if r := c.run(t, "create", "--pg-host", c.pg.Host, "--pg-port", strconv.Itoa(c.pg.Port)); r.code != 3 || !strings.Contains(r.stderr, "create --upgrade") {
+		t.Fatalf("create without --upgrade: %s", r)
+	}
+
+	r = c.must(t, "create", "--upgrade", "--pg-host", c.pg.Host, "--pg-port", strconv.Itoa(c.pg.Port))
+	if !strings.Contains(r.stdout, "upgraded to generation 2") {
+		t.Fatalf("create --upgrade: %s", r)
+	}
+	c.pg.Exec(t, "SELECT pg_stat_reset_shared('archiver')") // the failures before create --upgrade
+	c.switchAndWait(t)
+	if _, err := os.Stat(filepath.Join(c.repo.path, "e2e", "wal-2", seg[:16], seg)); err != nil {
+		t.Fatalf("segment %s of the upgraded server is not in generation 2's archive: %v", seg, err)
+	}
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(31, 40)")
+	// An incremental has no parent of this system: it becomes a full one.
+	var nb struct {
+		Label string `json:"label"`
+		Type  string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(c.backup(t, "incr", "--output", "json").stdout), &nb); err != nil || nb.Type != "full" {
+		t.Fatalf("first backup after the upgrade: %+v %v", nb, err)
+	}
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(41, 50)")
+	c.switchAndWait(t)
+
+	var info upgradeInfo
+	if err := json.Unmarshal([]byte(c.must(t, "info", "--output", "json").stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	ci := info.Clusters[0]
+	if ci.Generation != 2 || ci.SystemID != newSys || len(ci.Earlier) != 1 || ci.Earlier[0].SystemID != oldSys ||
+		len(ci.Earlier[0].RecoveryWindows) == 0 || len(ci.RecoveryWindows) == 0 || len(ci.Backups) != 2 {
+		t.Fatalf("info after the upgrade: %+v", ci)
+	}
+	for _, b := range ci.Backups {
+		if !b.Window.Restorable {
+			t.Errorf("backup %s (system %s) is not restorable", b.Label, b.SystemID)
+		}
+	}
+	if text := c.must(t, "info").stdout; !strings.Contains(text, "before an upgrade: generation 1, system identifier "+oldSys) {
+		t.Fatalf("info text:\n%s", text)
+	}
+	c.must(t, "verify")
+
+	// The backup from before the upgrade, recovered with its own WAL
+	// (archive-get picks the generation by the restored pg_control).
+	old := c.restoreAndStart(t, "--target-time", target.UTC().Format(time.RFC3339Nano))
+	if got := old.QueryString(t, "SELECT system_identifier::text FROM pg_control_system()"); got != oldSys {
+		t.Fatalf("restored to %s: system %s, want the old %s", target, got, oldSys)
+	}
+	if err := isPrefix(ids(t, old), 20); err != nil {
+		t.Fatalf("PITR into the generation before the upgrade: %v", err)
+	}
+	old.Stop(t)
+	// The newest backup, to the end of the upgraded server's WAL.
+	cur := c.restoreAndStart(t)
+	if err := isPrefix(ids(t, cur), 50); err != nil {
+		t.Fatalf("restore after the upgrade: %v", err)
+	}
+	cur.Stop(t)
+
+	r = c.must(t, "expire", "--retention-full", "1")
+	if !strings.Contains(r.stdout, "expired backup "+oldBackup) || !strings.Contains(r.stdout, "WAL of generation 1") {
+		t.Fatalf("expire: %s", r)
+	}
+	left, _ := filepath.Glob(filepath.Join(c.repo.path, "e2e", "wal", "*", "*"))
+	if len(left) != 0 {
+		t.Fatalf("WAL of generation 1 left after its last backup expired: %v", left)
+	}
+	c.must(t, "verify")
+	if got := backupLabels(t, c); len(got) != 1 || got[0] != nb.Label {
+		t.Fatalf("backups after expire: %v", got)
+	}
+}
+
+// backupLabel is the label in the output of `backup --output json`.
+func backupLabel(t *testing.T, r result) string {
+	t.Helper()
+	var m struct {
+		Label string `json:"label"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || m.Label == "" {
+		t.Fatalf("backup output: %v: %s", err, r)
+	}
+	return m.Label
+}
