@@ -90,7 +90,12 @@ func (p *promotion) poll(err error, log *slog.Logger) bool {
 func (s *Server) discoverLeader(ctx context.Context) (basebackup.Source, error) {
 	o := s.o.Discover
 	o.Standby = false
-	src, err := basebackup.Discover(ctx, o)
+	c, err := s.cluster(ctx)
+	var src basebackup.Source
+	if err == nil {
+		o.SystemID = c.SystemID // the current generation's, after an upgrade
+		src, err = basebackup.Discover(ctx, o)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

@@ -141,11 +141,13 @@ func (s *Server) runJob(ctx context.Context, job string) {
 
 // backup takes one backup of type typ, then expires by the retention rules.
 func (s *Server) backup(ctx context.Context, typ string) error {
-	src, err := basebackup.Discover(ctx, s.o.Discover)
+	c, err := s.cluster(ctx)
 	if err != nil {
 		return err
 	}
-	c, err := s.cluster(ctx)
+	d := s.o.Discover
+	d.SystemID = c.SystemID
+	src, err := basebackup.Discover(ctx, d)
 	if err != nil {
 		return err
 	}

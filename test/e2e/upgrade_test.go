@@ -163,3 +163,59 @@ func backupLabel(t *testing.T, r result) string {
 	}
 	return m.Label
 }
+
+// The repository server streams across a pg_upgrade: it refuses the
+// upgraded server until `create --upgrade`, then streams its WAL into the
+// new generation without a restart, after archiving what its spool held of
+// the old one. Both generations restore from streamed WAL alone.
+func TestServerFollowsUpgrade(t *testing.T) {
+	etcd := harness.StartEtcd(t)
+	c := streamingCluster(t, posixRepo(t), nil)
+	putLeader(t, etcd, "pg-a", c.pg.Port)
+	s := startServer(t, c, "upgrade", etcdYAML(etcd)+"server:\n  partial-interval: 1s\n")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", tailFile(s.log, 60))
+		}
+	})
+	waitReceiver(t, c.pg, 20*time.Second, "the receiver to stream from pg-a")
+	oldBackup := backupLabel(t, c.backup(t, "full", "--output", "json"))
+	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 100)")
+	s.waitArchived(t, c, 30*time.Second)
+	c.pg.Stop(t)
+
+	c.pg = harness.Upgrade(t, c.pg, harness.PGOptions{Conf: map[string]string{"wal_keep_size": "'1GB'"}, Env: c.env})
+	putLeader(t, etcd, "pg-b", c.pg.Port)
+	harness.Wait(t, 30*time.Second, "the server to refuse the upgraded server", func() (bool, error) {
+		return strings.Contains(tailFile(s.log, 200), "create --upgrade"), nil
+	})
+	c.must(t, "create", "--upgrade", "--pg-host", c.pg.Host, "--pg-port", strconv.Itoa(c.pg.Port))
+	waitReceiver(t, c.pg, 60*time.Second, "the receiver to stream from the upgraded server")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(101, 200)")
+	c.backup(t, "full")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(201, 300)")
+	c.pg.Exec(t, "SELECT pg_create_restore_point('after_upgrade')")
+	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(301, 400)")
+	c.pg.Exec(t, "SELECT pg_switch_wal()")
+	s.waitArchived(t, c, 30*time.Second)
+	if _, err := os.Stat(filepath.Join(c.repo.path, "e2e", "wal-2")); err != nil {
+		t.Fatalf("no WAL in generation 2's archive: %v\n%s", err, s.logTail())
+	}
+	if !strings.Contains(tailFile(s.log, 200), "archived the spool's WAL from before the upgrade") {
+		t.Fatalf("the spool of generation 1 was not drained into its archive")
+	}
+
+	cur := c.restoreAndStart(t, "--target-name", "after_upgrade")
+	if err := isPrefix(ids(t, cur), 300); err != nil {
+		t.Fatalf("restore after the upgrade from streamed WAL: %v", err)
+	}
+	cur.Stop(t)
+	old := c.restoreAndStart(t, "--set", oldBackup)
+	if err := isPrefix(ids(t, old), 100); err != nil {
+		t.Fatalf("restore of the backup before the upgrade from streamed WAL: %v", err)
+	}
+	old.Stop(t)
+	c.must(t, "verify")
+	s.stop(t)
+}
