@@ -175,7 +175,13 @@ func (r *Repo) UpgradeCluster(ctx context.Context, info ClusterInfo) (stored *Cl
 	if err != nil {
 		return nil, false, err
 	}
-	if err := r.store.Put(ctx, clusterKey(info.Name), bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
+	err = r.store.Put(ctx, clusterKey(info.Name), bytes.NewReader(data), int64(len(data)), storage.PutOptions{})
+	if errors.Is(err, storage.ErrExists) {
+		// A repository API lets database nodes add objects, not replace them.
+		return nil, false, fmt.Errorf("upgrade cluster %q: %s refuses to replace %s: run create --upgrade where the repository's storage is configured (the repository server's host): %w",
+			info.Name, r.Location(), clusterKey(info.Name), err)
+	}
+	if err != nil {
 		return nil, false, fmt.Errorf("upgrade cluster %q: %w", info.Name, err)
 	}
 	return &info, true, nil
