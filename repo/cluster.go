@@ -176,10 +176,10 @@ func (r *Repo) UpgradeCluster(ctx context.Context, info ClusterInfo) (stored *Cl
 		return nil, false, err
 	}
 	err = r.store.Put(ctx, clusterKey(info.Name), bytes.NewReader(data), int64(len(data)), storage.PutOptions{})
-	if errors.Is(err, storage.ErrExists) {
+	if errors.Is(err, storage.ErrExists) || errors.Is(err, storage.ErrPermission) {
 		// A repository API lets database nodes add objects, not replace them.
-		return nil, false, fmt.Errorf("upgrade cluster %q: %s refuses to replace %s: run create --upgrade where the repository's storage is configured (the repository server's host): %w",
-			info.Name, r.Location(), clusterKey(info.Name), err)
+		return nil, false, fmt.Errorf("upgrade cluster %q: run create --upgrade where the repository's storage is configured (the repository server's host): %w",
+			info.Name, err)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("upgrade cluster %q: %w", info.Name, err)

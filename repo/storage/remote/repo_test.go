@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pgkeep/pgkeep/pg"
@@ -26,12 +27,18 @@ const (
 // segment size, position).
 func walSegment(t *testing.T, name string, fill byte) []byte {
 	t.Helper()
+	return walSegmentOf(t, name, sysID, fill)
+}
+
+// walSegmentOf is walSegment of system identifier sys.
+func walSegmentOf(t *testing.T, name string, sys uint64, fill byte) []byte {
+	t.Helper()
 	w, err := pg.ParseWALName(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := bytes.Repeat([]byte{fill}, segSize)
-	pg.SegmentHeader(w, sysID, segSize, 15).Put(b)
+	pg.SegmentHeader(w, sys, segSize, 15).Put(b)
 	return b
 }
 
@@ -108,6 +115,32 @@ func TestRepositoryThroughAPI(t *testing.T) {
 	sum, err := walarchive.Summarize(ctx, r, c)
 	if err != nil || len(sum.Timelines) == 0 || len(sum.Timelines[0].Ranges) != 1 || sum.Timelines[0].Ranges[0].Count != 2 {
 		t.Fatalf("summary through the API: %+v, %v", sum, err)
+	}
+
+	// A database node cannot rewrite the registration through the API: the
+	// upgrade is refused, saying where to run it, and changes nothing.
+	upgraded := repo.ClusterInfo{Name: "main", SystemID: sysID + 1, PGVersion: 16, WALSegmentSize: segSize}
+	if _, _, err := r.UpgradeCluster(ctx, upgraded); err == nil || !strings.Contains(err.Error(), "the repository server's host") {
+		t.Fatalf("upgrade through the API: %v", err)
+	}
+	if got, err := r.Cluster(ctx, "main"); err != nil || got.SystemID != sysID || len(got.History) != 0 {
+		t.Fatalf("registration after the refused upgrade: %+v %v", got, err)
+	}
+	// Upgraded on the server's storage, the node pushes the new system's
+	// WAL through the API into its own generation.
+	direct, err := repo.Open(ctx, repo.Options{Storage: backend, CipherPass: pass, Compression: repo.CompressZstd, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := direct.UpgradeCluster(ctx, upgraded); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = r.Cluster(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	const next = "000000010000000000000010"
+	if res, err := push(next, walSegmentOf(t, next, sysID+1, 5)); err != nil || res.Key != "main/wal-2/0000000100000000/"+next {
+		t.Fatalf("push of the upgraded system through the API: %+v %v", res, err)
 	}
 
 	// A stopped server makes archive-get fail, never report "not archived".
