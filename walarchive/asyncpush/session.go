@@ -27,6 +27,8 @@ type session struct {
 	busy      map[string]bool        // uploads in flight
 	retry     map[string]*retryState // files whose last upload failed
 	skipAhead map[string]time.Time   // look-ahead failed: leave to the foreground until then
+	reread    bool                   // read the registration again once nothing is in flight
+	rereadFor map[string]bool        // files that made it read again: they fail for good next time
 	results   chan jobResult
 	wg        sync.WaitGroup
 
@@ -46,6 +48,7 @@ func newSession(u *Uploader, s spoolDir, lock *os.File) *session {
 	w := &session{
 		u: u, s: s, lock: lock, processMax: max(u.ProcessMax, 1),
 		busy: map[string]bool{}, retry: map[string]*retryState{}, skipAhead: map[string]time.Time{},
+		rereadFor: map[string]bool{},
 	}
 	w.results = make(chan jobResult, w.processMax) // a job never waits to report
 	return w
@@ -72,6 +75,9 @@ func (w *session) close() {
 // stop.
 func (w *session) step(ctx context.Context) (idle bool, err error) {
 	now := w.now()
+	if w.reread && len(w.busy) == 0 {
+		w.repo, w.reread = nil, false // read the registration again (see finish)
+	}
 	if w.repo == nil && !now.Before(w.opening.next) {
 		w.openRepo(ctx, now)
 	}
@@ -90,7 +96,7 @@ func (w *session) step(ctx context.Context) (idle bool, err error) {
 		w.u.Log.Info("removed a partial copy of a process that is gone", "file", t)
 	}
 	w.forget(l)
-	if w.repo != nil {
+	if w.repo != nil && !w.reread {
 		w.dispatch(ctx, l, now)
 		w.lookAhead(ctx, l, now)
 	}

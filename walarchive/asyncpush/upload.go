@@ -121,6 +121,12 @@ func (w *session) finish(r jobResult) {
 	case r.ahead:
 		w.u.Log.Info("look-ahead skipped a file; archive-push will spool it", "wal", r.name, "err", r.err)
 		w.skipAhead[r.name] = now.Add(permanentRetry)
+	case errors.Is(r.err, walarchive.ErrNotWAL) && !w.rereadFor[r.name]:
+		// Not WAL of the registration this session read when it began:
+		// `create --upgrade` may have registered its system since. Read
+		// the registration again and retry once before it counts.
+		w.u.Log.Info("not WAL of the cluster as registered when the uploader started; reading the registration again", "wal", r.name, "err", r.err)
+		w.rereadFor[r.name], w.reread = true, true
 	default:
 		st := w.retry[r.name]
 		if st == nil {

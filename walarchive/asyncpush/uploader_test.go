@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgkeep/pgkeep/internal/detach"
+	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/repo/storage/memory"
 	"github.com/pgkeep/pgkeep/repo/storage/storagetest"
 	"github.com/pgkeep/pgkeep/walarchive"
@@ -271,4 +272,60 @@ func TestOneUploaderPerSpool(t *testing.T) {
 	if err != nil || !started {
 		t.Fatalf("no uploader started on a free spool: %v %v", started, err)
 	}
+}
+
+// An uploader that read the registration before `create --upgrade` reads
+// it again when a spooled segment is not WAL of the cluster as it read it,
+// and archives the upgraded server's segment into the new generation
+// instead of failing it for good.
+func TestUploaderReadsTheRegistrationAgainAfterAnUpgrade(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	fresh := func(ctx context.Context) (*repo.ClusterInfo, error) { return e.repo.Cluster(ctx, "main") }
+	fg := e.foreground()
+	fg.Cluster = fresh
+	u := e.uploader()
+	u.Idle = time.Minute
+	u.Open = func(ctx context.Context) (*repo.Repo, *repo.ClusterInfo, error) {
+		c, err := fresh(ctx)
+		return e.repo, c, err
+	}
+	const first, next = "000000010000000000000001", "000000010000000000000009"
+	e.push(fg, e.wal(first, fakeSegment(first, 42, 1)), Spooled)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- u.Run(runCtx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the first segment to be archived", func() bool { return e.archived(first) != nil })
+
+	c, _, err := e.repo.UpgradeCluster(ctx, repo.ClusterInfo{Name: "main", SystemID: 43, PGVersion: 16, WALSegmentSize: segSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := fakeSegment(next, 43, 2)
+	e.push(fg, e.wal(next, data), Spooled)
+	waitFor(t, "the upgraded server's segment to be archived into generation 2", func() bool {
+		_, err := e.repo.Storage().Stat(ctx, c.WALKey(next))
+		return err == nil
+	})
+	var rec failure
+	if had, _ := (spoolDir{e.spool}).readMarker(errorDir, next, &rec); had {
+		t.Fatalf("a failure was recorded: %+v", rec)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
