@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgkeep/pgkeep/test/azurite"
 	"github.com/pgkeep/pgkeep/test/harness"
 )
 
@@ -42,9 +44,14 @@ type upgradeInfo struct {
 // `create --upgrade`, until it is registered as the cluster's next
 // generation; then both generations are restorable from the one
 // repository, each with its own WAL, and expire removes the old one's WAL
-// with its last backup.
+// with its last backup. Posix and Azurite.
 func TestUpgrade(t *testing.T) {
-	c := startArchiving(t, posixRepo(t))
+	t.Run("posix", func(t *testing.T) { testUpgrade(t, posixRepo(t)) })
+	t.Run("azure", func(t *testing.T) { testUpgrade(t, azureRepo(t, azurite.Start(t))) })
+}
+
+func testUpgrade(t *testing.T, repo repoSetup) {
+	c := startArchiving(t, repo)
 	c.pg.Exec(t, "CREATE TABLE marks (id int PRIMARY KEY)")
 	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(1, 10)")
 	c.switchAndWait(t)
@@ -87,8 +94,11 @@ func TestUpgrade(t *testing.T) {
 	}
 	c.pg.Exec(t, "SELECT pg_stat_reset_shared('archiver')") // the failures before create --upgrade
 	c.switchAndWait(t)
-	if _, err := os.Stat(filepath.Join(c.repo.path, "e2e", "wal-2", seg[:16], seg)); err != nil {
-		t.Fatalf("segment %s of the upgraded server is not in generation 2's archive: %v", seg, err)
+	// Outside a data directory archive-get reads the current generation.
+	got := filepath.Join(c.dir, seg)
+	c.must(t, "archive-get", seg, got)
+	if a, b := readFile(t, got), readFile(t, c.walPath(seg)); !bytes.Equal(a, b) {
+		t.Fatalf("segment %s of the upgraded server differs in generation 2's archive", seg)
 	}
 	c.pg.Exec(t, "INSERT INTO marks SELECT generate_series(31, 40)")
 	// An incremental has no parent of this system: it becomes a full one.
@@ -142,11 +152,14 @@ func TestUpgrade(t *testing.T) {
 	if !strings.Contains(r.stdout, "expired backup "+oldBackup) || !strings.Contains(r.stdout, "WAL of generation 1") {
 		t.Fatalf("expire: %s", r)
 	}
-	left, _ := filepath.Glob(filepath.Join(c.repo.path, "e2e", "wal", "*", "*"))
-	if len(left) != 0 {
-		t.Fatalf("WAL of generation 1 left after its last backup expired: %v", left)
-	}
 	c.must(t, "verify")
+	info = upgradeInfo{}
+	if err := json.Unmarshal([]byte(c.must(t, "info", "--output", "json").stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	if e := info.Clusters[0].Earlier; len(e) != 1 || e[0].WAL.Objects != 0 || len(e[0].RecoveryWindows) != 0 {
+		t.Fatalf("generation 1 after its last backup expired: %+v", e)
+	}
 	if got := backupLabels(t, c); len(got) != 1 || got[0] != nb.Label {
 		t.Fatalf("backups after expire: %v", got)
 	}
@@ -218,4 +231,13 @@ func TestServerFollowsUpgrade(t *testing.T) {
 	old.Stop(t)
 	c.must(t, "verify")
 	s.stop(t)
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
