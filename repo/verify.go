@@ -70,7 +70,7 @@ type VerifyOptions struct {
 // list the repository or a cancelled ctx.
 func (r *Repo) Verify(ctx context.Context, c *ClusterInfo, opts VerifyOptions) (*VerifyReport, error) {
 	v := &verifier{r: r, c: c, workers: opts.Workers, rep: &VerifyReport{Cluster: c.Name, Problems: []Problem{}},
-		bundles: map[string]map[int]int64{}, referenced: map[string]map[int]bool{}}
+		bundles: map[string]map[int]int64{}, referenced: map[string]map[int]bool{}, gens: c.Generations()}
 	if v.workers <= 0 {
 		v.workers = 4
 	}
@@ -103,8 +103,8 @@ type verifier struct {
 	labels     []string                 // labels with a manifest object
 	bundles    map[string]map[int]int64 // label -> bundle number -> stored size
 	referenced map[string]map[int]bool  // bundles some readable manifest uses
-	wal        []storage.ObjectInfo
-	walGen     []*ClusterInfo // the generation of each of wal
+	gens       []*ClusterInfo           // the cluster's generations, oldest first
+	wal        []walObject
 	unknown    []string
 }
 
@@ -125,11 +125,14 @@ func (v *verifier) inventory(ctx context.Context) error {
 	prefix := v.c.Name + "/"
 	return v.r.store.List(ctx, prefix, func(info storage.ObjectInfo) error {
 		rest := strings.TrimPrefix(info.Key, prefix)
+		if strings.HasPrefix(rest, "wal") {
+			if g := v.walGeneration(info.Key); g != nil {
+				v.wal = append(v.wal, walObject{info, g})
+				return nil
+			}
+		}
 		switch {
 		case slices.Contains(clusterFiles, rest):
-		case strings.HasPrefix(rest, "wal") && v.walObject(info.Key) != nil:
-			v.wal = append(v.wal, info)
-			v.walGen = append(v.walGen, v.walObject(info.Key))
 		case strings.HasPrefix(rest, "backup/") && v.backupObject(info):
 		default:
 			v.unknown = append(v.unknown, info.Key)
@@ -138,14 +141,20 @@ func (v *verifier) inventory(ctx context.Context) error {
 	})
 }
 
-// walObject returns the generation whose WAL object key is, or nil when it
-// is none's.
-func (v *verifier) walObject(key string) *ClusterInfo {
+// walObject is a WAL object of generation gen.
+type walObject struct {
+	storage.ObjectInfo
+	gen *ClusterInfo
+}
+
+// walGeneration returns the generation whose WAL object key is, or nil
+// when it is none's.
+func (v *verifier) walGeneration(key string) *ClusterInfo {
 	name := WALNameOfKey(key)
 	if _, err := pg.ParseWALName(name); err != nil {
 		return nil
 	}
-	for _, g := range v.c.Generations() {
+	for _, g := range v.gens {
 		if g.WALKey(name) == key {
 			return g
 		}
@@ -300,7 +309,7 @@ func (v *verifier) missingBundle(key string, uses []partUse) {
 // walObjects reads and verifies every WAL object, in parallel.
 func (v *verifier) walObjects(ctx context.Context) {
 	errs := make([]error, len(v.wal))
-	parallel(ctx, v.workers, len(v.wal), func(i int) { errs[i] = v.checkWAL(ctx, v.walGen[i], v.wal[i].Key) })
+	parallel(ctx, v.workers, len(v.wal), func(i int) { errs[i] = v.checkWAL(ctx, v.wal[i].gen, v.wal[i].Key) })
 	for i, o := range v.wal {
 		v.rep.WALObjects++
 		v.rep.Bytes += o.Size
@@ -362,11 +371,10 @@ func (v *verifier) chains(ctx context.Context, ms []*Manifest) {
 				Message: fmt.Sprintf("backup of system identifier %d, which is none of the cluster's (%s)", m.SystemID, v.c.Describe())})
 		}
 	}
-	gens := v.c.Generations()
 	for i, idx := range a {
 		where := ""
 		if len(a) > 1 {
-			where = gens[i].Describe() + ": "
+			where = v.gens[i].Describe() + ": "
 		}
 		from, haveFrom := uint64(0), false
 		for _, m := range ms {
