@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgkeep/pgkeep/basebackup"
+	"github.com/pgkeep/pgkeep/repo"
 	"github.com/pgkeep/pgkeep/walarchive"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) follow(ctx context.Context) {
 	retry := streamRetryMin
 	var promoting promotion
 	for ctx.Err() == nil {
-		src, err := s.discoverLeader(ctx)
+		src, c, err := s.discoverLeader(ctx)
 		if promoting.poll(err, s.log) {
 			wait(ctx, promotionPoll, changes)
 			continue
@@ -47,7 +48,7 @@ func (s *Server) follow(ctx context.Context) {
 			continue
 		}
 		started := time.Now()
-		err = s.stream(ctx, src, changes)
+		err = s.stream(ctx, src, c, changes)
 		if ctx.Err() != nil {
 			return
 		}
@@ -86,33 +87,35 @@ func (p *promotion) poll(err error, log *slog.Logger) bool {
 	return time.Since(p.since) < promotionWait
 }
 
-// discoverLeader finds the leader to stream from and records it.
-func (s *Server) discoverLeader(ctx context.Context) (basebackup.Source, error) {
-	o := s.o.Discover
-	o.Standby = false
+// discoverLeader reads the cluster's registration, finds the leader to
+// stream from and records it.
+func (s *Server) discoverLeader(ctx context.Context) (basebackup.Source, *repo.ClusterInfo, error) {
 	c, err := s.cluster(ctx)
 	var src basebackup.Source
 	if err == nil {
-		o.SystemID = c.SystemID // the current generation's, after an upgrade
-		src, err = basebackup.Discover(ctx, o)
+		src, err = basebackup.Discover(ctx, s.leaderLookup(c))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.leader.Error = err.Error()
-		return src, err
+		return src, nil, err
 	}
 	s.leader = leaderInfo{Member: src.Member, Server: src.String()}
-	return src, nil
+	return src, c, nil
 }
 
-// stream runs a receiver against src until it fails (its error), ctx ends
-// (nil) or the leader moves to another server (nil).
-func (s *Server) stream(ctx context.Context, src basebackup.Source, changes <-chan struct{}) error {
-	c, err := s.cluster(ctx)
-	if err != nil {
-		return err
-	}
+// leaderLookup is how the stream finds its server: the leader, never a
+// standby, of generation c's system.
+func (s *Server) leaderLookup(c *repo.ClusterInfo) basebackup.DiscoverOptions {
+	o := s.discovery(c)
+	o.Standby = false
+	return o
+}
+
+// stream runs a receiver of generation c against src until it fails (its
+// error), ctx ends (nil) or the leader moves to another server (nil).
+func (s *Server) stream(ctx context.Context, src basebackup.Source, c *repo.ClusterInfo, changes <-chan struct{}) error {
 	ro := s.o.Receiver
 	ro.Conn, ro.Cluster = src.Conn, c
 	r, err := walarchive.NewReceiver(ro)
@@ -134,7 +137,7 @@ func (s *Server) stream(ctx context.Context, src basebackup.Source, changes <-ch
 		case <-changes:
 		case <-recheck.C:
 		}
-		if !s.leaderMoved(ctx, src) {
+		if !s.leaderMoved(ctx, src, c) {
 			continue
 		}
 		cancel() // stop cleanly before connecting to the new leader
@@ -147,15 +150,13 @@ func (s *Server) stream(ctx context.Context, src basebackup.Source, changes <-ch
 }
 
 // leaderMoved reports whether the leader key now names a reachable server
-// other than src. While there is no leader (a failover under way) the
-// stream stays where it is.
-func (s *Server) leaderMoved(ctx context.Context, src basebackup.Source) bool {
+// of generation c's system other than src. While there is no leader (a
+// failover under way) the stream stays where it is.
+func (s *Server) leaderMoved(ctx context.Context, src basebackup.Source, c *repo.ClusterInfo) bool {
 	if s.o.Discover.Direct != nil {
 		return false
 	}
-	o := s.o.Discover
-	o.Standby = false
-	now, err := basebackup.Discover(ctx, o)
+	now, err := basebackup.Discover(ctx, s.leaderLookup(c))
 	if err != nil {
 		s.log.Info("leader lookup failed; streaming on from the current server", "server", src, "err", err)
 		return false

@@ -145,9 +145,7 @@ func (s *Server) backup(ctx context.Context, typ string) error {
 	if err != nil {
 		return err
 	}
-	d := s.o.Discover
-	d.SystemID = c.SystemID
-	src, err := basebackup.Discover(ctx, d)
+	src, err := basebackup.Discover(ctx, s.discovery(c))
 	if err != nil {
 		return err
 	}

@@ -188,3 +188,13 @@ func (s *Server) cluster(ctx context.Context) (*repo.ClusterInfo, error) {
 	}
 	return c, nil
 }
+
+// discovery is the configured lookup of a source (the leader, or a standby
+// with backup-standby), checked against generation c's system: the
+// registration read when the stream or job began, not at the server's
+// start, so that it follows `create --upgrade`.
+func (s *Server) discovery(c *repo.ClusterInfo) basebackup.DiscoverOptions {
+	o := s.o.Discover
+	o.SystemID = c.SystemID
+	return o
+}
