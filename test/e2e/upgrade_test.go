@@ -230,6 +230,21 @@ func TestServerFollowsUpgrade(t *testing.T) {
 	}
 	old.Stop(t)
 	c.must(t, "verify")
+
+	// The stream follows a later move of the leader key on the upgraded
+	// system, though the server started before the upgrade (the old
+	// primary stays up here, so only the key says to move).
+	standby := harness.StartStandby(t, c.pg, map[string]string{"wal_keep_size": "'1GB'"})
+	standby.Exec(t, "SELECT pg_promote()")
+	harness.Wait(t, 20*time.Second, "the promotion", func() (bool, error) {
+		v, err := standby.TryQueryString(t.Context(), "SELECT pg_is_in_recovery()")
+		return v == "false" || v == "f", err
+	})
+	putLeader(t, etcd, "pg-c", standby.Port)
+	harness.Wait(t, 20*time.Second, "the stream to follow the leader key to pg-c", func() (bool, error) {
+		st, err := s.status(t)
+		return err == nil && st.Leader != nil && st.Leader.Member == "pg-c" && st.Stream != nil && st.Stream.Timeline == 2, nil
+	})
 	s.stop(t)
 }
 
